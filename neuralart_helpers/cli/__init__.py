@@ -1,0 +1,75 @@
+"""The ``neuralart`` console command: one subcommand per module in this package.
+
+Each subcommand module has ``register(subparsers)``, which adds its parser and
+sets ``func`` (called with the parsed arguments, returning the exit status).
+Every error a user can cause is printed as one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Subcommand modules, in the order `neuralart --help` lists them.
+COMMANDS = ("fetch", "doctor")
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot work; the message says what to give instead."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are a single line on stderr, exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="neuralart", description=(
+        "Neural art from the command line: feature visualisation, DeepDream, style "
+        "transfer and a Fashion-MNIST GAN, with the helpers of the course book."))
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    subparsers.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"neuralart_helpers.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``neuralart`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    args = build_parser().parse_args(argv)
+    if not os.environ.get("NEURALART_DEBUG"):
+        _silence_native_stderr()
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("neuralart: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as error:  # every helper error is a ValueError subclass
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"neuralart {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _silence_native_stderr() -> None:
+    """Send TensorFlow's C++ log lines (written straight to file descriptor 2) to /dev/null.
+
+    Python's ``sys.stderr`` keeps writing to the real stderr, so our one-line errors,
+    warnings and progress bars still show. Set ``NEURALART_DEBUG=1`` to see everything.
+    """
+    try:
+        real_stderr = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        sys.stderr = os.fdopen(real_stderr, "w", buffering=1)
+    except (OSError, ValueError):  # no real file descriptors (e.g. inside a notebook)
+        pass
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

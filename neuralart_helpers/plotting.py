@@ -1,0 +1,62 @@
+"""Show results as pictures: image grids and loss curves (Matplotlib)."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None,
+                ncols: int | None = None, size: float = 3.0, suptitle: str | None = None):
+    """Draw images side by side (or in a grid) and return the Matplotlib figure.
+
+    Args:
+        images: each ``(H, W, 3)`` in ``[0, 255]`` or ``(H, W)`` grayscale in ``[0, 255]``.
+        titles: one caption per image.
+        ncols: images per row (default: all in one row, at most 5).
+        size: inches per panel.
+    """
+    import matplotlib.pyplot as plt
+
+    count = len(images)
+    if count == 0:
+        raise ValueError("show_images needs at least one image.")
+    if titles is not None and len(titles) != count:
+        raise ValueError(f"Got {count} images but {len(titles)} titles.")
+    ncols = ncols or min(count, 5)
+    nrows = math.ceil(count / ncols)
+    figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index >= count:
+            continue
+        picture = np.clip(np.asarray(images[index], dtype=np.float32), 0, 255) / 255.0
+        if picture.ndim == 3 and picture.shape[2] == 1:
+            picture = picture[:, :, 0]
+        axis.imshow(picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=1)
+        if titles is not None:
+            axis.set_title(titles[index], fontsize=10)
+    if suptitle:
+        figure.suptitle(suptitle)
+    figure.tight_layout()
+    return figure
+
+
+def plot_losses(curves: Mapping[str, Sequence[float]], title: str = "Loss",
+                xlabel: str = "step", log_scale: bool = False):
+    """Plot one line per named loss curve and return the figure."""
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for label, values in curves.items():
+        axis.plot(np.arange(len(values)), np.asarray(values, dtype=np.float64), label=label)
+    axis.set_xlabel(xlabel)
+    axis.set_title(title)
+    if log_scale:
+        axis.set_yscale("log")
+    axis.legend()
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
