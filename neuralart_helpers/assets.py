@@ -182,10 +182,9 @@ def _download(asset: Asset, target: Path, was_corrupt: bool) -> Path:
     import keras  # imported here so that `neuralart doctor` starts fast
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    file_hash = None if asset.hash_of_gunzipped else asset.sha256
-    try:
+    try:  # the hash is checked below, the same way for plain and gunzipped hashes
         path = Path(keras.utils.get_file(
-            asset.filename, origin=asset.url, file_hash=file_hash,
+            asset.filename, origin=asset.url, file_hash=None,
             cache_subdir=asset.cache_subdir, cache_dir=str(keras_home()),
             force_download=was_corrupt))
     except (Exception, KeyboardInterrupt) as error:  # get_file raises bare Exception offline
