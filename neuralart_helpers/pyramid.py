@@ -1,0 +1,96 @@
+"""Laplacian pyramids: split an image into frequency bands, merge them back exactly.
+
+Taught in chapter 03 (``03_deepdream_laplacian``). A *band* is what one blur
+removes: ``high = image - upsample(blur_and_halve(image))``. Splitting ``n`` times
+gives ``n`` high-frequency bands and one small low-frequency residual; merging
+undoes the split exactly (up to float rounding), for odd and even sizes alike.
+
+Normalising each band to unit scale before merging (``lap_normalize``) stops the
+finest band from dominating a gradient, which is why Laplacian-normalised
+DeepDreams are smooth instead of noisy.
+
+All functions take and return images of shape ``(H, W, C)`` (any value range)
+as float32 tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def binomial_kernel(channels: int = 3) -> tf.Tensor:
+    """The 5x5 binomial blur ``outer([1,4,6,4,1], [1,4,6,4,1]) / 256``, per channel.
+
+    Returns:
+        A ``(5, 5, channels, channels)`` kernel for ``tf.nn.conv2d`` that blurs
+        each channel on its own (identity across channels). Its entries sum to 1
+        per channel.
+    """
+    taps = np.array([1.0, 4.0, 6.0, 4.0, 1.0], dtype=np.float32)
+    kernel_2d = np.outer(taps, taps) / np.outer(taps, taps).sum()
+    return tf.constant(kernel_2d[:, :, None, None] * np.eye(channels, dtype=np.float32))
+
+
+def _downsample(image: tf.Tensor) -> tf.Tensor:
+    """Blur and keep every second pixel: ``(H, W, C) -> (ceil(H/2), ceil(W/2), C)``."""
+    kernel = binomial_kernel(image.shape[-1])
+    return tf.nn.conv2d(image[None], kernel, strides=2, padding="SAME")[0]
+
+
+def _upsample(small: tf.Tensor, shape: tf.Tensor) -> tf.Tensor:
+    """Transposed blur back to ``shape`` (``(H, W, C)``). The factor 4 restores the brightness
+    lost by spreading each pixel over a 2x2 area."""
+    kernel = binomial_kernel(small.shape[-1]) * 4.0
+    output_shape = tf.concat([[1], shape], axis=0)
+    return tf.nn.conv2d_transpose(small[None], kernel, output_shape, strides=2, padding="SAME")[0]
+
+
+def lap_split(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """One pyramid level: ``(low, high)`` with ``image == upsample(low) + high`` exactly.
+
+    Args:
+        image: ``(H, W, C)`` float tensor.
+
+    Returns:
+        ``low`` of shape ``(ceil(H/2), ceil(W/2), C)`` and ``high`` of shape ``(H, W, C)``.
+    """
+    image = tf.convert_to_tensor(image, tf.float32)
+    low = _downsample(image)
+    high = image - _upsample(low, tf.shape(image))
+    return low, high
+
+
+def lap_split_n(image: tf.Tensor, levels: int) -> list[tf.Tensor]:
+    """Split ``levels`` times. Returns ``[low_residual, coarsest_high, ..., finest_high]``."""
+    if levels < 0:
+        raise ValueError(f"levels must be 0 or more, got {levels}.")
+    bands = []
+    for _ in range(levels):
+        image, high = lap_split(image)
+        bands.append(high)
+    return [tf.convert_to_tensor(image, tf.float32)] + bands[::-1]
+
+
+def lap_merge(bands: list[tf.Tensor]) -> tf.Tensor:
+    """Inverse of :func:`lap_split_n`: upsample the residual and add each band, coarse to fine."""
+    image = bands[0]
+    for high in bands[1:]:
+        image = _upsample(image, tf.shape(high)) + high
+    return image
+
+
+def normalize_std(tensor: tf.Tensor, epsilon: float = 1e-10) -> tf.Tensor:
+    """Divide by the root mean square, so the result has unit scale (RMS 1)."""
+    rms = tf.sqrt(tf.reduce_mean(tf.square(tensor)))
+    return tensor / tf.maximum(rms, epsilon)
+
+
+def lap_normalize(gradient: tf.Tensor, levels: int = 4) -> tf.Tensor:
+    """Normalise every band of a ``(H, W, C)`` gradient to unit scale, then merge.
+
+    Every frequency band then contributes equally, instead of the finest
+    (noisiest) band dominating the step.
+    """
+    return lap_merge([normalize_std(band) for band in lap_split_n(gradient, levels)])
+

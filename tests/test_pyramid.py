@@ -1,0 +1,88 @@
+"""Laplacian pyramid: exact reconstruction, band shapes, unit-scale normalisation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neuralart_helpers import pyramid
+
+
+def _image(height, width, seed=0):
+    return tf.random.stateless_uniform((height, width, 3), seed=(seed, 7), maxval=255.0)
+
+
+def test_kernel_is_normalised_binomial():
+    kernel = pyramid.binomial_kernel(3).numpy()
+    assert kernel.shape == (5, 5, 3, 3)
+    np.testing.assert_allclose(kernel[:, :, 0, 0].sum(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(kernel[2, :, 1, 1] * 256, [6, 24, 36, 24, 6], rtol=1e-6)  # 6 * [1, 4, 6, 4, 1]
+    assert kernel[:, :, 0, 1].sum() == 0  # channels are blurred independently
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (37, 50), (33, 17), (8, 9)])
+def test_split_merge_reconstructs_exactly(shape):
+    image = _image(*shape)
+    bands = pyramid.lap_split_n(image, 4)
+    assert len(bands) == 5
+    assert tuple(bands[-1].shape) == (*shape, 3)  # finest band at full size
+    assert float(tf.reduce_max(tf.abs(pyramid.lap_merge(bands) - image))) < 1e-5 * 255
+
+
+def test_band_sizes_halve_rounding_up():
+    bands = pyramid.lap_split_n(_image(37, 50), 3)
+    assert [tuple(band.shape[:2]) for band in bands] == [(5, 7), (10, 13), (19, 25), (37, 50)]
+
+
+def test_low_band_keeps_mean_and_high_band_has_none():
+    image = _image(64, 64)
+    low, high = pyramid.lap_split(image)
+    # away from the zero-padded border, blurring keeps the mean and the detail averages out
+    np.testing.assert_allclose(tf.reduce_mean(low[2:-2, 2:-2]), tf.reduce_mean(image), rtol=0.02)
+    assert abs(float(tf.reduce_mean(high[4:-4, 4:-4]))) < 0.02 * float(tf.reduce_mean(image))
+
+
+def test_constant_image_has_empty_interior_high_band():
+    low, high = pyramid.lap_split(tf.fill((32, 32, 3), 100.0))
+    np.testing.assert_allclose(high[4:-4, 4:-4].numpy(), 0.0, atol=1e-3)
+    np.testing.assert_allclose(low[2:-2, 2:-2].numpy(), 100.0, rtol=1e-5)
+
+
+def test_normalize_std_gives_unit_rms():
+    x = _image(16, 16) * 3.7 - 100
+    normalised = pyramid.normalize_std(x)
+    np.testing.assert_allclose(tf.sqrt(tf.reduce_mean(tf.square(normalised))), 1.0, rtol=1e-5)
+    assert float(tf.reduce_max(tf.abs(pyramid.normalize_std(tf.zeros((4, 4, 3)))))) == 0.0
+
+
+def test_normalised_bands_have_unit_scale():
+    gradient = _image(64, 48, seed=3) - 127.5
+    gradient = gradient * tf.linspace(0.01, 100.0, 48)[None, :, None]  # wildly uneven scales
+    bands = [pyramid.normalize_std(band) for band in pyramid.lap_split_n(gradient, 4)]
+    for band in bands:
+        np.testing.assert_allclose(tf.sqrt(tf.reduce_mean(tf.square(band))), 1.0, rtol=1e-4)
+    merged = pyramid.lap_normalize(gradient, 4)
+    assert merged.shape == gradient.shape
+    rms = float(tf.sqrt(tf.reduce_mean(tf.square(merged))))
+    assert 0.5 < rms < 5.0
+
+
+def test_lap_normalize_damps_high_frequency_noise():
+    """A smooth ramp plus strong pixel noise: Laplacian normalisation lifts the smooth part."""
+    ramp = tf.tile(tf.linspace(-1.0, 1.0, 64)[None, :, None], (64, 1, 3))
+    noise = tf.random.stateless_normal((64, 64, 3), seed=(1, 1)) * 5.0
+    plain = pyramid.normalize_std(ramp + noise)
+    laplacian = pyramid.lap_normalize(ramp + noise, 4)
+
+    def correlation_with_ramp(x):
+        return float(tf.reduce_sum(x * ramp) / tf.norm(x) / tf.norm(ramp))
+
+    assert correlation_with_ramp(laplacian) > 3 * correlation_with_ramp(plain)
+
+
+def test_zero_levels_is_identity_and_negative_is_refused():
+    image = _image(8, 8)
+    bands = pyramid.lap_split_n(image, 0)
+    assert len(bands) == 1
+    np.testing.assert_array_equal(pyramid.lap_merge(bands), image)
+    with pytest.raises(ValueError, match="0 or more"):
+        pyramid.lap_split_n(image, -1)
