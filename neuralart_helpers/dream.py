@@ -70,6 +70,7 @@ class DreamModel:
         self.border = border
         self.extractor = backbone.extractor(list(layer_weights))
         self.loss_and_gradient = tf.function(self._loss_and_gradient)
+        self.ascent_step = tf.function(self._ascent_step)
         self._tile_loss = self.loss  # one bound-method object, so render caches its compiled gradient
 
     def loss(self, pixels: tf.Tensor) -> tf.Tensor:
@@ -82,6 +83,12 @@ class DreamModel:
             tape.watch(image)
             loss = self.loss(image[None])
         return loss, tape.gradient(loss, image)
+
+    def _ascent_step(self, image: tf.Tensor, step_size: tf.Tensor,
+                     laplacian_levels: int = 0) -> tuple[tf.Tensor, tf.Tensor]:
+        """One whole step, compiled: ``(loss before the step, new image)``."""
+        loss, gradient = self._loss_and_gradient(image)
+        return loss, take_step(image, gradient, step_size, laplacian_levels)
 
     def gradient(self, image: tf.Tensor, tile_size: int | None = None,
                  shift: tuple[int, int] | None = None) -> tuple[tf.Tensor, tf.Tensor]:
@@ -112,6 +119,12 @@ def normalize_gradient(gradient: tf.Tensor, laplacian_levels: int = 0) -> tf.Ten
     return gradient / tf.maximum(tf.reduce_mean(tf.abs(gradient)), 1e-20)  # 0 stays 0
 
 
+def take_step(image: tf.Tensor, gradient: tf.Tensor, step_size, laplacian_levels: int = 0) -> tf.Tensor:
+    """Move ``step_size`` pixels up the normalised gradient and clip to ``[0, 255]``."""
+    step = step_size * normalize_gradient(gradient, laplacian_levels)
+    return tf.clip_by_value(image + step, 0.0, 255.0)
+
+
 def gradient_ascent(model: DreamModel, image, steps: int, step_size: float = 1.5,
                     laplacian_levels: int = 0, tile_size: int | None = None,
                     max_loss: float | None = None, rng: np.random.Generator | None = None,
@@ -132,10 +145,16 @@ def gradient_ascent(model: DreamModel, image, steps: int, step_size: float = 1.5
     """
     image = tf.convert_to_tensor(image, tf.float32)
     rng = rng if rng is not None else np.random.default_rng(0)
+    tiled = tile_size is not None and max(image.shape[:2]) > tile_size
+    size = tf.constant(step_size, tf.float32)  # a tensor, so a new step size never re-traces
     losses: list[float] = []
     for step in range(steps):
-        shift = tuple(int(s) for s in rng.integers(0, tile_size or 1, size=2)) if tile_size else None
-        loss, gradient = model.gradient(image, tile_size, shift)
+        if tiled:
+            shift = tuple(int(s) for s in rng.integers(0, tile_size, size=2))
+            loss, gradient = model.gradient(image, tile_size, shift)
+            new_image = take_step(image, gradient, size, laplacian_levels)
+        else:
+            loss, new_image = model.ascent_step(image, size, laplacian_levels)
         loss = float(loss)
         if not np.isfinite(loss):
             raise NonFiniteLossError(f"The dream loss became {loss} at step {step}; lower the "
@@ -143,8 +162,7 @@ def gradient_ascent(model: DreamModel, image, steps: int, step_size: float = 1.5
         if max_loss is not None and loss > max_loss:
             break
         losses.append(loss)
-        image = tf.clip_by_value(image + step_size * normalize_gradient(gradient, laplacian_levels),
-                                 0.0, 255.0)
+        image = new_image
         if callback is not None:
             callback(step, image)
         if progress is not None:

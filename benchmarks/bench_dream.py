@@ -1,0 +1,111 @@
+"""DeepDream benchmarks (chapters 02 and 03). Run: python benchmarks/bench_dream.py
+
+Prints ratios against reference runs made in the same process (or, for memory,
+in sibling processes started the same way), with the goal beside each:
+
+(a) one ascent step of our dream loop / one bare forward+backward pass of the
+    same feature extractor at the same size            (goal <= 1.1)
+(b) a full 3-octave dream of a 512 px photo / a plain reference loop that
+    re-traces its step at every octave, same steps     (goal <= 0.8)
+(c) peak memory of a tiled 2048 px dream / a tiled 512 px dream (goal <= 1.5)
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from neuralart_helpers import backbones, dream, images  # noqa: E402
+
+STEPS = 10
+
+
+def best_time(function, repeats: int = 3) -> float:
+    """Smallest wall time of ``repeats`` calls (after one warm-up call)."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def step_ratio(model: dream.DreamModel, photo: np.ndarray) -> float:
+    image = tf.constant(photo)
+    extractor, backbone = model.extractor, model.backbone
+
+    @tf.function
+    def bare(pixels):
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            features = extractor(backbone.preprocess(pixels[None]))
+            total = tf.add_n([tf.reduce_sum(value) for value in features.values()])
+        return tape.gradient(total, pixels)
+
+    ours = best_time(lambda: dream.gradient_ascent(model, image, STEPS)) / STEPS
+    reference = best_time(lambda: [bare(image) for _ in range(STEPS)]) / STEPS
+    return ours / reference
+
+
+def reference_dream(backbone, layer_weights, photo, octaves=3, scale=1.4):
+    """The plain loop: a fresh tf.function (so a fresh trace) at every octave."""
+    extractor = backbone.extractor(list(layer_weights))
+    image = tf.constant(photo)
+    for shape in dream.octave_shapes(*photo.shape[:2], octaves, scale):
+        image = dream.resize(image, shape)
+
+        @tf.function
+        def step(img):
+            with tf.GradientTape() as tape:
+                tape.watch(img)
+                loss = dream.dream_loss(extractor(backbone.preprocess(img[None])), layer_weights)
+            gradient = tape.gradient(loss, img)
+            return tf.clip_by_value(img + 1.5 * gradient / tf.reduce_mean(tf.abs(gradient)), 0, 255)
+
+        for _ in range(STEPS):
+            image = step(image)
+    return image
+
+
+def octave_ratio(model: dream.DreamModel, photo: np.ndarray) -> float:
+    ours = best_time(lambda: dream.dream(model, photo, octaves=3, steps=STEPS, verbose=False), 2)
+    reference = best_time(lambda: reference_dream(model.backbone, model.layer_weights, photo), 2)
+    return ours / reference
+
+
+def peak_memory_mb(size: int) -> float:
+    """Peak resident memory (MB) of a fresh process running one tiled dream at ``size`` px."""
+    code = (f"import bench_dream as b; b.tiled_run({size})")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(__file__))
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def tiled_run(size: int) -> None:
+    backbone = backbones.load_backbone("squeezenet")
+    photo = images.resize(images.content_photo("astronaut"), size, size)
+    dream.dream(dream.DreamModel(backbone), photo, octaves=1, steps=2, tile_size=256, verbose=False)
+
+
+def main() -> None:
+    backbone = backbones.load_backbone("squeezenet")
+    model = dream.DreamModel(backbone)
+    photo = images.content_photo("astronaut", max_dim=512)
+    print(f"(a) step / bare forward+backward at 512 px: {step_ratio(model, photo):.2f}  (goal <= 1.1)")
+    print(f"(b) 3-octave dream / re-tracing reference:   {octave_ratio(model, photo):.2f}  (goal <= 0.8)")
+    small = peak_memory_mb(512)   # RUSAGE_CHILDREN keeps the maximum over children,
+    large = peak_memory_mb(2048)  # so measure the small one first
+    print(f"(c) peak memory, tiled 2048 px / 512 px:      {large / small:.2f}  (goal <= 1.5; "
+          f"{large:.0f} MB / {small:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
