@@ -1,0 +1,180 @@
+"""Browser test of the built book: run after `jupyter-book build .`.
+
+Headless Chromium (Debian's `chromium` and `chromium-driver`) opens every page
+from a local HTTP server on 127.0.0.1 and checks what a reader sees: the title,
+each chapter's rendered pictures, typeset mathematics, working internal links and
+images, the search page, and a console without errors. A screenshot of each
+chapter is saved in `_build/screenshots/`.
+
+Without Chromium the tests are skipped, unless NEURALART_REQUIRE_BROWSER=1 (CI)
+makes that a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+BOOK_TITLE = "Neural Art with TensorFlow"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+PAGES = sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
+               if p.parts[len(SITE.parts)] not in ("_static", "_sources", "_images")
+               and p.name not in ("genindex.html", "search.html"))
+CHAPTERS = [page for page in PAGES if page.startswith("notebooks/")]
+
+
+def setup_module():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"No built book in {SITE}: run `jupyter-book build .` first.")
+    if not (CHROMIUM and CHROMEDRIVER):
+        message = "chromium and chromedriver are not installed (Debian: apt-get install chromium chromium-driver)"
+        if os.environ.get("NEURALART_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message, allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,1600"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _open(browser, url: str):
+    browser.get(url)
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "if (document.readyState === 'complete') done(); else window.addEventListener('load', () => done());")
+    return browser
+
+
+def _console_errors(browser) -> list[str]:
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    return errors
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_with_title_and_no_console_errors(browser, server, page):
+    _open(browser, server + page)
+    heading = browser.execute_script(
+        "const h = document.querySelector('main h1, article h1'); return h ? h.textContent : null;")
+    assert heading, f"{page} has no h1 heading"
+    heading = heading.replace("#", "").strip()
+    assert browser.title == f"{heading} — {BOOK_TITLE}"
+    broken_images = browser.execute_script(
+        "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);")
+    assert broken_images == [], f"{page}: images that do not load: {broken_images}"
+    assert _console_errors(browser) == []
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_internal_links_resolve(page, server):
+    parser = _LinkParser()
+    parser.feed((SITE / page).read_text(encoding="utf-8"))
+    base = server + page
+    checked = set()
+    for link in parser.links:
+        target = urljoin(base, link)
+        parts = urlsplit(target)
+        if not target.startswith(server) or parts.path in checked:
+            continue
+        checked.add(parts.path)
+        try:
+            with urllib.request.urlopen(target.split("#")[0], timeout=10) as response:
+                assert response.status == 200
+        except urllib.error.HTTPError as error:
+            pytest.fail(f"{page} links to {link}, which answers {error.code}")
+    redirect = 'http-equiv="refresh"' in (SITE / page).read_text(encoding="utf-8").lower()
+    assert checked or redirect, f"{page} has no internal links at all"
+
+
+class _LinkParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "a" and attributes.get("href") and not attributes["href"].startswith(("mailto:", "javascript:")):
+            self.links.append(attributes["href"])
+        if tag in ("img", "script") and attributes.get("src"):
+            self.links.append(attributes["src"])
+        if tag == "link" and attributes.get("href"):
+            self.links.append(attributes["href"])
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_shows_pictures_and_typeset_math(browser, server, page):
+    _open(browser, server + page)
+    sizes = browser.execute_script(
+        "return [...document.querySelectorAll('.cell_output img')]"
+        ".map(i => [i.naturalWidth, i.getBoundingClientRect().width]);")
+    assert len(sizes) >= 3, f"{page} shows only {len(sizes)} output pictures"
+    assert all(natural > 0 and shown > 0 for natural, shown in sizes)
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "(window.MathJax && MathJax.startup ? MathJax.startup.promise : Promise.resolve()).then(done);")
+    typeset = browser.execute_script("return document.querySelectorAll('mjx-container').length;")
+    raw = browser.execute_script("return document.querySelectorAll('.math:not(:has(mjx-container))').length;")
+    assert typeset > 0 and raw == 0, f"{page}: {typeset} typeset formulas, {raw} left as raw TeX"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / (Path(page).stem + ".png")))
+    assert _console_errors(browser) == []
+
+
+def test_mathjax_is_served_locally(browser, server):
+    _open(browser, server + CHAPTERS[0])
+    sources = browser.execute_script("return [...document.scripts].map(s => s.src).filter(s => /mathjax/i.test(s));")
+    assert sources and all(src.startswith(server) for src in sources), sources
+
+
+def test_search_finds_a_chapter_by_a_word_in_it(browser, server):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, server + "search.html?q=lost-detail")
+    WebDriverWait(browser, 30).until(
+        lambda driver: driver.execute_script(
+            "return document.querySelectorAll('#search-results ul.search li').length") > 0)
+    hits = browser.execute_script(
+        "return [...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href);")
+    assert any("02_deepdream_octaves" in hit for hit in hits), hits

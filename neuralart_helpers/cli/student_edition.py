@@ -1,0 +1,30 @@
+"""``neuralart student-edition``: copies of the notebooks with the exercise solutions removed."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "student-edition", help="write the notebooks with each solution replaced by a stub",
+        description="Write copies of the chapter notebooks in which every cell tagged `solution` "
+                    "is replaced by a stub (signature and docstring, body raising "
+                    "NotImplementedError). The `check` cells stay, so students see at once "
+                    "whether their answer is right.")
+    parser.add_argument("output", type=Path, metavar="OUTDIR", help="folder for the student notebooks")
+    parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), metavar="DIR",
+                        help="the course's notebooks folder (default: ./notebooks)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from neuralart_helpers.exercises import write_student_edition
+
+    if not args.notebooks.is_dir():
+        raise ValueError(f"--notebooks {args.notebooks}: no such folder; run from the course "
+                         f"repository or pass --notebooks PATH/TO/notebooks.")
+    for path in write_student_edition(args.notebooks, args.output):
+        print(f"wrote {path}")
+    return 0

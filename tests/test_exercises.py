@@ -1,0 +1,62 @@
+"""Every exercise's check passes on the reference solution and fails on the student's stub."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from neuralart_helpers import exercises
+from neuralart_helpers.cli import main
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+CASES = [(path, solution, check)
+         for path in NOTEBOOKS
+         for solution, check in exercises.exercises(nbformat.read(path, as_version=4))]
+
+
+def test_every_chapter_has_at_least_two_exercises():
+    assert NOTEBOOKS, "no notebooks found"
+    for path in NOTEBOOKS:
+        count = len(exercises.exercises(nbformat.read(path, as_version=4)))
+        assert count >= 2, f"{path.name} has {count} exercise(s) with solution and check cells"
+
+
+@pytest.mark.parametrize("path, solution, check", CASES,
+                         ids=[f"{p.stem}-cell{s}" for p, s, _ in CASES])
+def test_check_passes_on_reference_and_fails_on_stub(path, solution, check):
+    notebook = nbformat.read(path, as_version=4)
+    reference = notebook.cells[solution].source
+    exercises.run_exercise(notebook, reference, check)
+    stub = exercises.stub_source(reference)
+    assert "NotImplementedError" in stub
+    with pytest.raises((NotImplementedError, AssertionError)):
+        exercises.run_exercise(notebook, stub, check)
+
+
+def test_stub_keeps_signature_and_docstring():
+    source = ('import math\n\n@staticmethod\ndef area(radius: float) -> float:\n'
+              '    """Area of a circle."""\n    return math.pi * radius ** 2\n\nx = 3\n')
+    stub = exercises.stub_source(source)
+    assert "@staticmethod\ndef area(radius: float) -> float:\n    \"\"\"Area of a circle.\"\"\"" in stub
+    assert "math.pi" not in stub and "x = 3" not in stub
+    namespace = {}
+    exec(stub.replace("@staticmethod\n", ""), namespace)
+    with pytest.raises(NotImplementedError, match="write area"):
+        namespace["area"](1.0)
+
+
+def test_student_edition_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEURALART_DEBUG", "1")
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    assert main(["student-edition", str(tmp_path / "student"), "--notebooks", str(notebooks)]) == 0
+    written = sorted((tmp_path / "student").glob("*.ipynb"))
+    assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
+    for original_path, student_path in zip(NOTEBOOKS, written):
+        original = nbformat.read(original_path, as_version=4)
+        student = nbformat.read(student_path, as_version=4)
+        assert len(student.cells) == len(original.cells)
+        for solution, check in exercises.exercises(original):
+            assert student.cells[solution].source.startswith(exercises.STUB_HEADER)
+            assert student.cells[check].source == original.cells[check].source
+    assert main(["student-edition", str(tmp_path / "x"), "--notebooks", str(tmp_path / "none")]) == 2
+    assert "no such folder" in capsys.readouterr().err
