@@ -239,7 +239,7 @@ def load_backbone(name: str = "squeezenet", weights: str | None = "imagenet") ->
             dream_layers={"fire5_concat": 1.0, "fire6_concat": 1.5, "fire7_concat": 2.0},
             style_layers=("relu_conv1", "fire2_concat", "fire3_concat", "fire5_concat",
                           "fire7_concat"),
-            content_layer="fire7_concat",
+            content_layer="fire5_concat",
             visualize_layers=("fire3_concat", "fire5_concat", "fire8_concat"))
     elif name == "inception_v3":
         model = _keras_application(keras.applications.InceptionV3, "InceptionV3", weights)

@@ -1,0 +1,137 @@
+"""Style-transfer benchmarks (chapter 04). Run: python benchmarks/bench_style.py
+
+Prints ratios against reference runs made in the same process, with the goal
+beside each:
+
+(a) one step of our style-transfer loop (Adam, GD; L-BFGS for information) /
+    one bare compiled forward+backward pass of the same loss at the same size,
+    i.e. what the runner adds (Python loop, updates, logging)   (goal <= 1.1).
+    For information, that bare pass / a pass through the network alone shows
+    what the Gram matrices cost (with SqueezeNet they are as dear as the net).
+(b) time to quality: wall time of the TensorFlow tutorial's recipe (Adam,
+    learning rate 0.02, beta_1 0.99, epsilon 0.1 on [0, 1] images, 1000 steps)
+    / wall time our best optimiser (L-BFGS) needs to reach the same total loss,
+    same backbone, image size and loss function                 (goal >= 3)
+
+Use a quiet machine: the numbers are wall times. On 2 cores SciPy's L-BFGS-B
+(1.15) spends about as long on its own bookkeeping per evaluation as SqueezeNet
+spends on the forward and backward pass at 256 px, so (b) also prints the ratio
+of loss evaluations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from neuralart_helpers import backbones, images, style  # noqa: E402
+
+TUTORIAL_STEPS = 1000
+
+
+def best_time(function, repeats: int = 3) -> float:
+    """Smallest wall time of ``repeats`` calls (after one warm-up call)."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bare_step_times(transfer: style.StyleTransfer, steps: int) -> tuple[float, float]:
+    """Seconds per compiled forward+backward pass (of the same total loss, of the network alone)."""
+    extractor, backbone = transfer.extractor, transfer.backbone
+    spec = [tf.TensorSpec(transfer.shape, tf.float32)]
+
+    @tf.function(input_signature=spec)
+    def same_loss(pixels):
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            total = transfer._losses(pixels)["total"]
+        return tape.gradient(total, pixels)
+
+    @tf.function(input_signature=spec)
+    def network_only(pixels):
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            features = extractor(backbone.preprocess(pixels[None]))
+            total = tf.add_n([tf.reduce_sum(value) for value in features.values()])
+        return tape.gradient(total, pixels)
+
+    image = tf.constant(transfer.content_image)
+    return tuple(best_time(lambda: [bare(image) for _ in range(steps)], 5) / steps
+                 for bare in (same_loss, network_only))
+
+
+def step_ratios(transfer: style.StyleTransfer, steps: int) -> dict[str, float]:
+    reference, network = bare_step_times(transfer, steps)
+    ratios = {}
+    for optimizer in style.OPTIMIZERS:
+        run = lambda: transfer.run("content", optimizer, steps, verbose=False)
+        ours = best_time(run, 5) / steps
+        ratios[optimizer] = ours / reference
+    print(f"    bare forward+backward of the loss: {reference * 1000:.1f} ms; of the network "
+          f"alone: {network * 1000:.1f} ms (loss / network = {reference / network:.2f}, "
+          f"information)")
+    return ratios
+
+
+def time_to_quality(transfer: style.StyleTransfer, budget: int) -> tuple[float, float, float, int]:
+    """(tutorial seconds, our seconds to the same loss, the target loss, our evaluations)."""
+    transfer.run("content", "adam", 2, verbose=False, **style.TUTORIAL_ADAM)  # compile first
+    transfer.run("content", "lbfgs", 2, verbose=False)
+    start = time.perf_counter()
+    tutorial = transfer.run("content", "adam", TUTORIAL_STEPS, verbose=False, **style.TUTORIAL_ADAM)
+    tutorial_seconds = time.perf_counter() - start
+    target = float(transfer.losses(tf.constant(tutorial.image))["total"])
+    ours = transfer.run("content", "lbfgs", budget, verbose=False)
+    best_so_far = np.minimum.accumulate(ours.losses["total"])
+    reached = np.flatnonzero(best_so_far <= target)
+    if reached.size == 0:
+        print(f"    L-BFGS did not reach {target:.4g} in {budget} evaluations "
+              f"(best {best_so_far[-1]:.4g}); raise --budget")
+        return tutorial_seconds, float("inf"), target, budget
+    index = int(reached[0])
+    return tutorial_seconds, ours.times[index], target, index + 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-dim", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=20, help="steps timed in (a)")
+    parser.add_argument("--budget", type=int, default=600, help="L-BFGS evaluations allowed in (b)")
+    args = parser.parse_args()
+
+    backbone = backbones.load_backbone("squeezenet")
+    content = images.content_photo("chelsea", args.max_dim)
+    painting = images.painting("starry_night")
+    transfer = style.StyleTransfer(backbone, content, painting)
+    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
+    print(f"SqueezeNet, chelsea {content.shape[1]}x{content.shape[0]} in the style of "
+          f"starry_night, {threads} threads")
+
+    print("(a) one step / one bare forward+backward pass of the same loss (goal <= 1.1)")
+    for optimizer, ratio in step_ratios(transfer, args.steps).items():
+        note = ("  (includes scipy's L-BFGS-B bookkeeping, for information)"
+                if optimizer == "lbfgs" else "")
+        print(f"    {optimizer:6s} {ratio:.2f}{note}")
+
+    print(f"(b) time to the loss of the TensorFlow tutorial's Adam ({TUTORIAL_STEPS} steps) "
+          f"(goal >= 3x faster)")
+    tutorial_seconds, our_seconds, target, evaluations = time_to_quality(transfer, args.budget)
+    print(f"    tutorial Adam: {tutorial_seconds:.1f} s to loss {target:.4g}")
+    print(f"    L-BFGS:        {our_seconds:.1f} s ({evaluations} evaluations)")
+    print(f"    speed-up {tutorial_seconds / our_seconds:.1f}x in wall time (goal >= 3); "
+          f"{TUTORIAL_STEPS / evaluations:.1f}x fewer loss evaluations (information)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""``neuralart style``: paint a photo in the style of one or more paintings (chapter 04)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from neuralart_helpers.cli import UsageError
+
+
+def _blend(text: str) -> list[float]:
+    """Parse ``a,b,...`` into floats."""
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers "
+                                         f"(e.g. 0.7,0.3)") from None
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+# The choices of neuralart_helpers.style (not imported here: it loads TensorFlow, and
+# `neuralart --help` should stay instant). tests/test_style.py checks they agree.
+OPTIMIZERS = ("adam", "gd", "lbfgs")
+INITIALIZATIONS = ("content", "noise", "style")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "style", help="neural style transfer: a photo painted like a painting (chapter 04)",
+        usage="neuralart style [options] CONTENT STYLE [STYLE2 ...] OUT",
+        description="Repaint CONTENT with the textures and colours of STYLE (Gatys et al.): "
+                    "match the photo's deep features and the painting's Gram matrices. With "
+                    "several styles, their Grams are blended. Writes OUT atomically (PNG or "
+                    "JPEG); OUT has the size of CONTENT after --max-dim.")
+    parser.add_argument("content", type=Path, metavar="CONTENT", help="the photo")
+    parser.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                        help="STYLE [STYLE2 ...] OUT: one or more style images, then the output "
+                             "file (.png/.jpg)")
+    parser.add_argument("--style-blend", type=_blend, default=None, metavar="A,B",
+                        help="one weight per style image (default: equal)")
+    parser.add_argument("--backbone", default="squeezenet",
+                        choices=["squeezenet", "inception_v3", "vgg19"])
+    parser.add_argument("--max-dim", type=_positive_int, default=256, metavar="D",
+                        help="shrink the photo so its longer side is at most D px (default 256)")
+    parser.add_argument("--steps", type=_positive_int, default=150, metavar="K",
+                        help="loss-and-gradient evaluations (default 150)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs",
+                        help="adam, gd (normalised gradient descent) or lbfgs (default)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="pixels per step for adam/gd (default: adam 8, gd 4)")
+    parser.add_argument("--content-weight", type=float, default=None,
+                        help="weight of the content loss (default: style.CONTENT_WEIGHT, 10)")
+    parser.add_argument("--style-weight", type=float, default=None,
+                        help="weight of the style loss (default: style.STYLE_WEIGHT, 1)")
+    parser.add_argument("--tv-weight", type=float, default=None,
+                        help="weight of the total-variation loss (default: style.TV_WEIGHT, 5)")
+    parser.add_argument("--init", choices=INITIALIZATIONS, default="content",
+                        help="start from the photo (default), noise or the style")
+    parser.add_argument("--preserve-color", action="store_true",
+                        help="keep the photo's colours: the result's luminance (YIQ) with "
+                             "the photo's chroma")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise start (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _check_paths(content: Path, paths: list[Path]) -> tuple[list[Path], Path]:
+    if len(paths) < 2:
+        raise UsageError("Give CONTENT, at least one STYLE, then OUT, e.g. "
+                         "`neuralart style photo.jpg starry.jpg out.png`.")
+    styles, output = paths[:-1], paths[-1]
+    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UsageError(f"OUT (the last path) must end in .png, .jpg or .jpeg, got {output.name}.")
+    if output.exists():
+        for given in (content, *styles):
+            if given.exists() and given.resolve() == output.resolve():
+                raise UsageError(f"OUT is the same file as the input {given}; choose another "
+                                 f"output name so the input is not overwritten.")
+    return styles, output
+
+
+def run(args: argparse.Namespace) -> int:
+    style_paths, output = _check_paths(args.content, args.paths)
+    for flag in ("content_weight", "style_weight", "tv_weight"):
+        value = getattr(args, flag)
+        if value is not None and not value >= 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be 0 or more, got {value}.")
+    if args.style_blend is not None and len(args.style_blend) != len(style_paths):
+        raise UsageError(f"--style-blend has {len(args.style_blend)} weights for "
+                         f"{len(style_paths)} style images; give one weight per style.")
+
+    from neuralart_helpers import backbones, images, style
+
+    defaults = {"content_weight": style.CONTENT_WEIGHT, "style_weight": style.STYLE_WEIGHT,
+                "tv_weight": style.TV_WEIGHT}
+    weights = {flag: default if getattr(args, flag) is None else getattr(args, flag)
+               for flag, default in defaults.items()}
+
+    content = images.load_image(args.content, max_dim=args.max_dim)
+    styles = [images.load_image(path) for path in style_paths]
+    backbone = backbones.load_backbone(args.backbone)
+    transfer = style.StyleTransfer(
+        backbone, content, styles, style_blend=args.style_blend, **weights)
+    with warnings.catch_warnings():  # a non-finite loss is reported below, in one line
+        warnings.simplefilter("ignore", style.NonFiniteLossWarning)
+        result = transfer.run(args.init, args.optimizer, args.steps, args.learning_rate,
+                              seed=args.seed, verbose=not args.quiet)
+    image = style.combine_luminance_chroma(result.image, content) if args.preserve_color \
+        else result.image
+    images.save_image(output, image)
+    final = result.losses["total"][-1] if result.losses["total"] else float("nan")
+    print(f"wrote {output} ({image.shape[1]}x{image.shape[0]}, {len(result.losses['total'])} "
+          f"evaluations in {result.seconds:.1f} s, final loss {final:.4g})")
+    if result.stopped:
+        print(f"neuralart style: warning: {result.stopped}", file=sys.stderr)
+        return 1
+    return 0
