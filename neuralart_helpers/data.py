@@ -51,3 +51,76 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
         raise assets.AssetError(f"{error} On Debian/Ubuntu, `sudo apt-get install "
                                 f"dataset-fashion-mnist` also provides these files.") from None
     return images, labels
+
+
+# --- Chapter 05: the GAN's input pipeline ------------------------------------------------
+
+
+def scale_images(images) -> np.ndarray:
+    """Pixels to the range a ``tanh`` generator draws in: ``x / 127.5 - 1``.
+
+    Args:
+        images: ``(N, 28, 28)`` or ``(N, 28, 28, 1)``, values in ``[0, 255]`` (uint8 or float).
+
+    Returns:
+        float32 ``(N, 28, 28, 1)`` in ``[-1, 1]``.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[-1] != 1:
+        raise ValueError(f"Expected grayscale images of shape (N, H, W) or (N, H, W, 1), "
+                         f"got {images.shape}.")
+    return images / 127.5 - 1.0
+
+
+def unscale_images(images) -> np.ndarray:
+    """The inverse of ``scale_images``: ``[-1, 1]`` back to pixels in ``[0, 255]`` (float32)."""
+    return (np.clip(np.asarray(images, dtype=np.float32), -1.0, 1.0) + 1.0) * 127.5
+
+
+def epoch_order(num_images: int, seed: int, epoch):
+    """The order in which epoch ``epoch`` visits the images: a permutation of ``range(num_images)``.
+
+    It depends only on ``(seed, epoch)`` (a stateless shuffle), so a run resumed
+    at epoch ``k`` sees exactly the batches an uninterrupted run would have seen.
+    ``epoch`` may be a Python int or a scalar tensor. Returns an int32 tensor ``(num_images,)``.
+    """
+    import tensorflow as tf
+
+    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(tf.range(num_images, dtype=tf.int32), seed=key)
+
+
+def gan_dataset(images, batch_size: int = 128, seed: int = 0, first_epoch: int = 0,
+                num_epochs: int = 1, skip_batches: int = 0):
+    """Shuffled batches of ``num_epochs`` epochs, one after the other, as a ``tf.data.Dataset``.
+
+    Args:
+        images: float32 ``(N, 28, 28, 1)`` in ``[-1, 1]`` (see ``scale_images``).
+        batch_size: images per batch; each epoch drops its last incomplete batch, so
+            every epoch has ``N // batch_size`` batches of the same shape.
+        seed: with the epoch number, fixes each epoch's order (``epoch_order``).
+        first_epoch, num_epochs: the epochs to produce, ``first_epoch, first_epoch + 1, ...``.
+        skip_batches: start this many batches into ``first_epoch`` (to resume mid-epoch).
+
+    Returns:
+        A dataset of float32 ``(batch_size, 28, 28, 1)`` tensors in ``[-1, 1]``.
+    """
+    import tensorflow as tf
+
+    if batch_size < 1 or len(images) < batch_size:
+        raise ValueError(f"batch_size must be between 1 and the number of images "
+                         f"({len(images)}), got {batch_size}.")
+    images = tf.convert_to_tensor(images, dtype=tf.float32)
+    num_images = int(images.shape[0])
+
+    def epoch_batches(epoch):  # the index batches of one epoch
+        order = epoch_order(num_images, seed, epoch)
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
+
+    batches = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs).flat_map(epoch_batches)
+    count = num_epochs * (num_images // batch_size) - skip_batches  # flat_map cannot know it
+    return (batches.skip(skip_batches).apply(tf.data.experimental.assert_cardinality(count))
+            .map(lambda indices: tf.gather(images, indices), num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))

@@ -13,7 +13,7 @@ import os
 import sys
 
 # Subcommand modules, in the order `neuralart --help` lists them.
-COMMANDS = ("fetch", "doctor")
+COMMANDS = ("fetch", "doctor", "visualize", "dream", "style", "gan", "student-edition")
 
 
 class UsageError(ValueError):
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     subparsers.required = True
     for name in COMMANDS:
-        importlib.import_module(f"neuralart_helpers.cli.{name}").register(subparsers)
+        importlib.import_module(f"neuralart_helpers.cli.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

@@ -1,0 +1,145 @@
+"""``neuralart gan``: train a GAN on Fashion-MNIST, draw samples from it, measure it.
+
+    neuralart gan train --model mlp|dcgan --epochs N --out DIR [--resume] [--seed N]
+    neuralart gan sample --checkpoint DIR [--n 16] OUT.png
+    neuralart gan evaluate --checkpoint DIR
+
+``train`` saves a checkpoint in DIR after every epoch and when you press Ctrl-C;
+``--resume`` continues from the newest one and ends with the same weights as an
+uninterrupted run with the same seed. DIR also receives the 4x4 grid of a fixed
+noise batch after each epoch (``samples/epoch_NNN.png``) and ``progress.gif``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from neuralart_helpers.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("gan", help="train, sample and evaluate a Fashion-MNIST GAN",
+                                   description="Train a GAN on Fashion-MNIST (chapter "
+                                               "05_fashion_mnist_gan), draw samples from a "
+                                               "checkpoint, or measure its classifier FID.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION",
+                                    parser_class=type(parser))
+    actions.required = True
+
+    train = actions.add_parser("train", help="train (or --resume) a GAN, checkpointing every epoch")
+    train.add_argument("--model", choices=("mlp", "dcgan"), default="mlp",
+                       help="the seed's dense networks, or the convolutional DCGAN (default mlp)")
+    train.add_argument("--epochs", type=int, required=True, metavar="N",
+                       help="total epochs over the 60 000 training images")
+    train.add_argument("--out", type=Path, required=True, metavar="DIR",
+                       help="folder for checkpoints, config.json, sample grids and progress.gif")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run saved in DIR (same model, seed and batch size)")
+    train.add_argument("--seed", type=int, default=0, help="seed for weights, data order, noise")
+    train.add_argument("--batch-size", type=int, default=128, help="images per step (default 128)")
+    train.add_argument("--upsampling", choices=("transpose", "resize"), default="transpose",
+                       help="DCGAN generator: transposed convolutions or upsampling + convolution")
+    train.add_argument("--limit", type=int, default=None, metavar="N",
+                       help="train on the first N images only (quick tries)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(func=run_train)
+
+    sample = actions.add_parser("sample", help="draw a grid of generated images into a PNG")
+    sample.add_argument("--checkpoint", type=Path, required=True, metavar="DIR",
+                        help="a folder written by `neuralart gan train`")
+    sample.add_argument("--n", type=int, default=16, help="number of images (default 16)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    sample.add_argument("output", type=Path, metavar="OUT.png", help="where to save the grid")
+    sample.set_defaults(func=run_sample)
+
+    evaluate = actions.add_parser("evaluate", help="classifier FID and class histogram")
+    evaluate.add_argument("--checkpoint", type=Path, required=True, metavar="DIR",
+                          help="a folder written by `neuralart gan train`")
+    evaluate.add_argument("--samples", type=int, default=10000,
+                          help="generated images compared with the 10 000 test images")
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from neuralart_helpers import data, gan, images
+
+    if args.epochs < 1 or args.batch_size < 1:
+        raise UsageError("--epochs and --batch-size must be at least 1.")
+    config = {"model": args.model, "seed": args.seed, "batch_size": args.batch_size,
+              "upsampling": args.upsampling, "latent_dim": gan.LATENT_DIM, "limit": args.limit}
+    has_run = (args.out / "checkpoint").exists()
+    if has_run and not args.resume:
+        raise UsageError(f"{args.out} already holds a training run; add --resume to continue "
+                         f"it, or choose another --out folder.")
+    if args.resume:
+        if not has_run:
+            raise UsageError(f"--resume: {args.out} holds no checkpoint to continue from.")
+        config = gan.read_config(args.out)  # the saved run's settings win
+    train_images = data.scale_images(data.load_fashion_mnist("train")[0][:config["limit"]])
+    model = gan.build_gan(config["model"], config["seed"], config["upsampling"],
+                          config["latent_dim"])
+    manager = gan.checkpoint_manager(model, args.out)
+    if args.resume:
+        step = gan.restore_latest(model, args.out)
+        print(f"resuming {args.out} at step {step} (model {config['model']}, seed "
+              f"{config['seed']}, batch size {config['batch_size']}, as saved in config.json)")
+    gan.write_config(args.out, config)
+    snapshots = gan.GridSnapshots(gan.fixed_noise(16, config["latent_dim"], config["seed"]),
+                                  folder=args.out / "samples")
+    try:
+        gan.train_gan(model, train_images, args.epochs, config["batch_size"], config["seed"],
+                      manager=manager, callbacks=[snapshots], verbose=0 if args.quiet else 1)
+    except KeyboardInterrupt:
+        print(f"continue with: neuralart gan train --out {args.out} --epochs {args.epochs} "
+              f"--resume", file=sys.stderr)
+        raise
+    frames = [images.load_image(path) for path in sorted((args.out / "samples").glob("epoch_*.png"))]
+    if frames:
+        images.save_gif(args.out / "progress.gif", frames, fps=4)
+    print(f"trained {args.epochs} epochs: checkpoints, samples/ and progress.gif in {args.out}")
+    return 0
+
+
+def _load_trained(folder: Path):
+    from neuralart_helpers import gan
+
+    config = gan.read_config(folder)
+    model = gan.build_gan(config["model"], config["seed"], config["upsampling"],
+                          config["latent_dim"])
+    gan.restore_latest(model, folder)
+    return model, config
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from neuralart_helpers import gan, images
+
+    if args.n < 1:
+        raise UsageError("--n must be at least 1.")
+    model, config = _load_trained(args.checkpoint)
+    noise = gan.fixed_noise(args.n, config["latent_dim"], args.seed)
+    columns = max(1, round(args.n ** 0.5))
+    path = images.save_image(args.output, gan.image_grid(model.generate(noise), columns))
+    print(f"saved {args.n} samples to {path}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from neuralart_helpers import data, gan, metrics
+
+    if args.samples < 100:
+        raise UsageError("--samples must be at least 100 (the FID fits a 64x64 covariance).")
+    model, config = _load_trained(args.checkpoint)
+    train_images, train_labels = data.load_fashion_mnist("train")
+    classifier = metrics.train_classifier(data.scale_images(train_images), train_labels)
+    test_images = data.scale_images(data.load_fashion_mnist("test")[0])
+    fakes = model.generate(gan.fixed_noise(args.samples, config["latent_dim"], seed=12345))
+    fid = metrics.classifier_fid(metrics.feature_extractor(classifier), test_images, fakes)
+    histogram = metrics.class_histogram(classifier, fakes)
+    print(f"{config['model']} GAN after {gan.steps_done(model)} steps")
+    print(f"classifier FID: {fid:.2f}  (lower is better; not comparable with Inception FIDs)")
+    print("class histogram of the samples (real data: 0.10 each):")
+    for name, fraction in zip(data.CLASS_NAMES, histogram):
+        print(f"  {name:12s} {fraction:5.3f} {'#' * round(fraction * 100)}")
+    return 0

@@ -1,0 +1,284 @@
+"""GAN models, losses, alternating training, checkpoints and exact resume, tf.distribute, CLI."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neuralart_helpers import data, gan, metrics
+from neuralart_helpers.cli import main
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    images, _ = data.load_fashion_mnist("test")
+    return data.scale_images(images[:512])
+
+
+def all_values(model: gan.GAN) -> list[np.ndarray]:
+    """Every number training changes: weights, BatchNorm statistics, optimizer slots, noise state."""
+    variables = (model.variables + model.generator_optimizer.variables
+                 + model.discriminator_optimizer.variables)
+    return [keras.ops.convert_to_numpy(variable).copy() for variable in variables]
+
+
+def trainable_values(network: keras.Model) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(variable).copy() for variable in network.trainable_variables]
+
+
+@pytest.mark.parametrize("model, upsampling", [("mlp", "transpose"), ("dcgan", "transpose"),
+                                               ("dcgan", "resize")])
+def test_shapes_and_ranges(model, upsampling):
+    generator, discriminator = gan.build_models(model, latent_dim=100, upsampling=upsampling)
+    noise = gan.fixed_noise(5, 100, seed=1)
+    images = keras.ops.convert_to_numpy(generator(noise, training=False))
+    assert images.shape == (5, 28, 28, 1)
+    assert images.min() >= -1.0 and images.max() <= 1.0 and images.std() > 0
+    assert tuple(discriminator(images).shape) == (5, 1)
+
+
+@pytest.mark.parametrize("upsampling, kernel_size, taps", [("transpose", 3, (1, 4)),
+                                                            ("transpose", 4, (4, 4)),
+                                                            ("resize", 3, (9, 9))])
+def test_upsample_block_doubles_the_size_and_counts_its_kernel_taps(upsampling, kernel_size, taps):
+    inputs = keras.Input((6, 6, 1))
+    block = keras.Model(inputs, gan.upsample_block(inputs, 1, upsampling, kernel_size=kernel_size))
+    for variable in block.trainable_variables:  # kernel of ones, zero bias
+        variable.assign(np.ones(variable.shape) if len(variable.shape) == 4 else np.zeros(variable.shape))
+    counts = keras.ops.convert_to_numpy(block(np.ones((1, 6, 6, 1))))[0, :, :, 0]
+    assert counts.shape == (12, 12)
+    inside = counts[2:-2, 2:-2]  # away from the zero padding
+    assert (inside.min(), inside.max()) == taps  # uneven overlap = built-in checkerboard
+
+
+def test_unknown_model_and_upsampling_are_clear_errors():
+    with pytest.raises(gan.GANConfigError, match="mlp"):
+        gan.build_models("vae")
+    with pytest.raises(gan.GANConfigError, match="transpose"):
+        gan.build_models("dcgan", upsampling="bilinear")
+
+
+def test_losses_match_the_formulas_and_stay_finite():
+    assert math.isclose(float(gan.discriminator_loss(np.zeros(4), np.zeros(4))), 2 * math.log(2),
+                        rel_tol=1e-6)
+    assert math.isclose(float(gan.generator_loss(np.zeros(4))), math.log(2), rel_tol=1e-6)
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(8, 1)), rng.normal(size=(8, 1))
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    expected_d = -np.mean(np.log(sigmoid(real))) - np.mean(np.log(1 - sigmoid(fake)))
+    assert math.isclose(float(gan.discriminator_loss(real, fake)), expected_d, rel_tol=1e-5)
+    assert math.isclose(float(gan.generator_loss(fake)), -np.mean(np.log(sigmoid(fake))),
+                        rel_tol=1e-5)
+    # A confident, wrong discriminator: the naive log(sigmoid) would give inf.
+    assert math.isclose(float(gan.generator_loss(np.array([-200.0]))), 200.0, rel_tol=1e-5)
+
+
+def test_each_step_changes_only_its_own_network(real_images):
+    model = gan.build_gan("mlp", seed=0)
+    generator_before = trainable_values(model.generator)
+    discriminator_before = trainable_values(model.discriminator)
+
+    model.discriminator_step(real_images[:64])
+    assert all(np.array_equal(a, b) for a, b in
+               zip(generator_before, trainable_values(model.generator)))
+    discriminator_after = trainable_values(model.discriminator)
+    assert all(not np.array_equal(a, b) for a, b in
+               zip(discriminator_before, discriminator_after))
+
+    model.generator_step(64)
+    assert all(np.array_equal(a, b) for a, b in
+               zip(discriminator_after, trainable_values(model.discriminator)))
+    assert sum(not np.array_equal(a, b) for a, b in
+               zip(generator_before, trainable_values(model.generator))) == len(generator_before)
+
+
+def test_noise_is_seeded_and_new_on_every_draw():
+    first, second = gan.build_gan("mlp", seed=4), gan.build_gan("mlp", seed=4)
+    draws = [keras.ops.convert_to_numpy(first.sample_noise(3)) for _ in range(2)]
+    assert not np.allclose(draws[0], draws[1])
+    np.testing.assert_array_equal(draws[0], keras.ops.convert_to_numpy(second.sample_noise(3)))
+    assert abs(np.std(keras.ops.convert_to_numpy(first.sample_noise(2000)))- 1.0) < 0.05
+
+
+def test_generate_uses_moving_statistics_so_a_sample_ignores_its_batch(real_images):
+    model = gan.build_gan("mlp", seed=0)
+    gan.train_gan(model, real_images, epochs=1, batch_size=64, verbose=0)
+    noise = gan.fixed_noise(8, seed=2)
+    alone = model.generate(noise[:1])
+    together = model.generate(noise)
+    np.testing.assert_allclose(alone[0], together[0], atol=1e-5)
+
+
+def test_short_run_on_real_data_keeps_the_game_going(real_images):
+    model = gan.build_gan("mlp", seed=0)
+    losses = gan.train_gan(model, real_images, epochs=2, batch_size=64, verbose=0)
+    assert len(losses["d_loss"]) == 2 * (512 // 64)
+    assert all(np.isfinite(losses["d_loss"])) and all(np.isfinite(losses["g_loss"]))
+    assert np.mean(losses["d_loss"][-4:]) > 0.2  # the discriminator has not won outright
+    samples = model.generate(gan.fixed_noise(32, seed=7))
+    spread = np.mean(np.std(samples, axis=0))  # per-pixel spread across samples
+    assert spread > 0.25 * np.mean(np.std(real_images, axis=0))
+
+
+def test_checkpoint_round_trip_is_exact(real_images, tmp_path):
+    model = gan.build_gan("mlp", seed=5)
+    gan.train_gan(model, real_images[:256], epochs=1, batch_size=64, verbose=0)
+    gan.save_checkpoint(gan.checkpoint_manager(model, tmp_path), gan.steps_done(model))
+
+    restored = gan.build_gan("mlp", seed=99)  # different initial weights and noise seed
+    assert gan.restore_latest(restored, tmp_path) == 4
+    for saved, loaded in zip(all_values(model), all_values(restored)):
+        np.testing.assert_array_equal(saved, loaded)
+    np.testing.assert_array_equal(model.sample_noise(4), restored.sample_noise(4))
+
+
+def test_restore_from_an_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(gan.GANConfigError, match="No checkpoint"):
+        gan.restore_latest(gan.build_gan("mlp"), tmp_path)
+
+
+def test_ctrl_c_during_a_save_waits_until_the_checkpoint_is_written(tmp_path):
+    manager = gan.checkpoint_manager(gan.build_gan("mlp"), tmp_path)
+    real_save = manager.save
+
+    def save_hit_by_ctrl_c(**kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives in the middle of the save
+        return real_save(**kwargs)
+
+    manager.save = save_hit_by_ctrl_c
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        gan.save_checkpoint(manager, 7)
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-7")
+    assert signal.getsignal(signal.SIGINT) is handler  # the usual Ctrl-C handler is back
+
+
+class InterruptAt(keras.callbacks.Callback):
+    """Stand-in for Ctrl-C: raise KeyboardInterrupt after training step ``step``."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if gan.steps_done(self.model) == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("model_name", ["mlp", "dcgan"])
+def test_resume_after_interruption_equals_an_uninterrupted_run(model_name, real_images, tmp_path):
+    images = real_images[:320]  # 5 steps per epoch at batch 64
+    uninterrupted = gan.build_gan(model_name, seed=1)
+    gan.train_gan(uninterrupted, images, epochs=2, batch_size=64, seed=1, verbose=0)
+
+    interrupted = gan.build_gan(model_name, seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        gan.train_gan(interrupted, images, epochs=2, batch_size=64, seed=1, verbose=0,
+                      manager=gan.checkpoint_manager(interrupted, tmp_path),
+                      callbacks=[InterruptAt(7)])  # in the middle of the second epoch
+    resumed = gan.build_gan(model_name, seed=1)
+    assert gan.restore_latest(resumed, tmp_path) == 7  # Ctrl-C saved the exact step
+    losses = gan.train_gan(resumed, images, epochs=2, batch_size=64, seed=1, verbose=0,
+                           manager=gan.checkpoint_manager(resumed, tmp_path))
+    assert len(losses["d_loss"]) == 3
+    for expected, value in zip(all_values(uninterrupted), all_values(resumed)):
+        np.testing.assert_array_equal(expected, value)
+
+
+def test_checkpoints_after_every_epoch(real_images, tmp_path):
+    model = gan.build_gan("mlp", seed=0)
+    manager = gan.checkpoint_manager(model, tmp_path, max_to_keep=5)
+    gan.train_gan(model, real_images[:256], epochs=3, batch_size=128, verbose=0, manager=manager)
+    assert [path.rsplit("-", 1)[1] for path in manager.checkpoints] == ["2", "4", "6"]
+    assert not list(tmp_path.glob("*temp*"))
+
+
+def test_image_grid_and_snapshots(real_images, tmp_path):
+    grid = gan.image_grid(real_images[:6], ncols=4, padding=2)
+    assert grid.shape == (2 * 30 + 2, 4 * 30 + 2, 3) and grid.dtype == np.float32
+    np.testing.assert_allclose(grid[2:30, 2:30, 0], data.unscale_images(real_images[0])[..., 0])
+    assert grid[0, 0, 0] == 255.0 and grid[40, 100, 1] == 255.0  # padding and the empty tile
+    np.testing.assert_array_equal(gan.fixed_noise(4, seed=3), gan.fixed_noise(4, seed=3))
+
+    model = gan.build_gan("mlp", seed=0)
+    snapshots = gan.GridSnapshots(gan.fixed_noise(16), folder=tmp_path)
+    gan.train_gan(model, real_images[:256], epochs=2, verbose=0, callbacks=[snapshots])
+    assert len(snapshots.frames) == 2 and snapshots.frames[0].shape == (122, 122, 3)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["epoch_001.png", "epoch_002.png"]
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from neuralart_helpers import data, gan
+
+    images = data.scale_images(data.load_fashion_mnist("test")[0][:1024])
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        model = gan.build_gan("mlp", seed=0)
+        replica_noise = strategy.run(lambda: model.sample_noise(2))
+    first, second = (noise.numpy() for noise in strategy.experimental_local_results(replica_noise))
+    losses = gan.train_gan(model, images, epochs=2, batch_size=128, verbose=0,
+                           manager=gan.checkpoint_manager(model, CHECKPOINT_DIR))
+    d_loss = losses["d_loss"]
+    print("replicas", strategy.num_replicas_in_sync, "steps", len(d_loss))
+    print("noise differs", not np.allclose(first, second))
+    print("d_loss", d_loss[0], np.mean(d_loss[-4:]))
+    assert strategy.num_replicas_in_sync == 2 and len(d_loss) == 16
+    assert not np.allclose(first, second)
+    assert np.all(np.isfinite(d_loss)) and np.all(np.isfinite(losses["g_loss"]))
+    assert np.mean(d_loss[-4:]) < d_loss[0]
+
+    plain = gan.build_gan("mlp", seed=1)  # outside the strategy: the checkpoint still loads
+    assert gan.restore_latest(plain, CHECKPOINT_DIR) == 16
+    for trained, restored in zip(model.generator.variables, plain.generator.variables):
+        np.testing.assert_array_equal(trained.numpy(), restored.numpy())
+    print("OK")
+""")
+
+
+def test_training_under_mirrored_strategy_on_two_cpus(tmp_path):
+    # Logical devices must be set before TensorFlow starts, hence a fresh interpreter.
+    script = MIRRORED_SCRIPT.replace("CHECKPOINT_DIR", repr(str(tmp_path)))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert result.stdout.strip().endswith("OK")
+
+
+def test_cli_train_resume_sample_evaluate(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NEURALART_DEBUG", "1")
+    out = tmp_path / "run"
+    arguments = ["gan", "train", "--model", "mlp", "--limit", "256", "--batch-size", "64",
+                 "--out", str(out), "--seed", "3", "--quiet"]
+    assert main(arguments + ["--epochs", "1"]) == 0
+    assert main(arguments + ["--epochs", "1"]) == 2  # refuses to overwrite a run
+    assert "--resume" in capsys.readouterr().err
+    assert main(arguments + ["--epochs", "2", "--resume"]) == 0
+    assert (out / "progress.gif").is_file() and (out / "samples" / "epoch_002.png").is_file()
+    assert gan.read_config(out)["seed"] == 3
+
+    assert main(["gan", "sample", "--checkpoint", str(out), "--n", "9", str(tmp_path / "s.png")]) == 0
+    from neuralart_helpers import images
+    assert images.load_image(tmp_path / "s.png").shape == (3 * 30 + 2, 3 * 30 + 2, 3)
+
+    train_classifier = metrics.train_classifier
+    monkeypatch.setattr(metrics, "train_classifier",  # a quicker classifier for the test
+                        lambda images, labels: train_classifier(images[:2000], labels[:2000],
+                                                                epochs=1))
+    capsys.readouterr()
+    assert main(["gan", "evaluate", "--checkpoint", str(out), "--samples", "500"]) == 0
+    report = capsys.readouterr().out
+    assert "after 8 steps" in report and "classifier FID:" in report and "Ankle boot" in report
+
+    assert main(["gan", "sample", "--checkpoint", str(tmp_path), "x.png"]) == 2
+    assert "config.json not found" in capsys.readouterr().err

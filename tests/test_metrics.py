@@ -1,0 +1,93 @@
+"""Classifier FID and class histogram: the numbers that say whether a GAN is any good."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from neuralart_helpers import data, metrics
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    train_images, train_labels = data.load_fashion_mnist("train")
+    test_images, test_labels = data.load_fashion_mnist("test")
+    return (data.scale_images(train_images[:6000]), train_labels[:6000],
+            data.scale_images(test_images), test_labels)
+
+
+@pytest.fixture(scope="module")
+def classifier(fashion):
+    train_images, train_labels, _, _ = fashion
+    return metrics.train_classifier(train_images, train_labels, epochs=2, seed=0)
+
+
+def test_frechet_distance_of_one_dimensional_gaussians():
+    # For 1-D Gaussians the distance is (m_a - m_b)^2 + (s_a - s_b)^2.
+    assert metrics.frechet_distance([1.0], [[4.0]], [3.0], [[9.0]]) == pytest.approx(5.0)
+    assert metrics.frechet_distance([2.0], [[1.0]], [2.0], [[1.0]]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_frechet_distance_matches_the_matrix_square_root_formula():
+    rng = np.random.default_rng(0)
+    for dim in (3, 16):
+        a, b = rng.normal(size=(dim, dim)), rng.normal(size=(dim, 2 * dim))
+        cov_a, cov_b = a @ a.T, b @ b.T / 2
+        mean_a, mean_b = rng.normal(size=dim), rng.normal(size=dim)
+        expected = (np.sum((mean_a - mean_b) ** 2)
+                    + np.trace(cov_a + cov_b - 2 * scipy.linalg.sqrtm(cov_a @ cov_b).real))
+        value = metrics.frechet_distance(mean_a, cov_a, mean_b, cov_b)
+        assert value == pytest.approx(expected, rel=1e-7)
+        assert value == pytest.approx(metrics.frechet_distance(mean_b, cov_b, mean_a, cov_a))
+
+
+def test_frechet_distance_handles_singular_covariances_and_bad_shapes():
+    singular = np.diag([1.0, 0.0, 0.0])
+    assert metrics.frechet_distance(np.zeros(3), singular, np.zeros(3), singular) == \
+        pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(metrics.MetricError, match="Shapes"):
+        metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
+    with pytest.raises(metrics.MetricError, match="N >= 2"):
+        metrics.feature_statistics(np.zeros((1, 4)))
+
+
+def test_feature_statistics():
+    features = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 4.0]])
+    mean, cov = metrics.feature_statistics(features)
+    np.testing.assert_allclose(mean, [2.0, 2.0])
+    np.testing.assert_allclose(cov, [[4.0, 3.0], [3.0, 3.0]])
+
+
+def test_classifier_learns_fashion_mnist(classifier, fashion):
+    _, _, test_images, test_labels = fashion
+    predictions = np.argmax(classifier.predict(test_images, verbose=0), axis=1)
+    assert np.mean(predictions == test_labels) > 0.75
+    features = metrics.feature_extractor(classifier).predict(test_images[:10], verbose=0)
+    assert features.shape == (10, 64)
+
+
+def test_fid_of_real_against_real_is_near_zero_and_against_noise_large(classifier, fashion):
+    train_images, _, test_images, _ = fashion
+    extractor = metrics.feature_extractor(classifier)
+    real_vs_real = metrics.classifier_fid(extractor, test_images[:5000], test_images[5000:])
+    noise = np.random.default_rng(0).uniform(-1, 1, size=(5000, 28, 28, 1)).astype(np.float32)
+    real_vs_noise = metrics.classifier_fid(extractor, test_images[:5000], noise)
+    print(f"FID real/real {real_vs_real:.3f}, real/noise {real_vs_noise:.1f}")
+    assert real_vs_real < 1.0
+    assert real_vs_noise > 100 * real_vs_real and real_vs_noise > 20
+    # Blurred images are in between: the FID orders image sets by quality.
+    blurred = (test_images[5000:] + np.roll(test_images[5000:], 2, axis=1)
+               + np.roll(test_images[5000:], 2, axis=2)) / 3
+    real_vs_blurred = metrics.classifier_fid(extractor, test_images[:5000], blurred)
+    assert real_vs_real < real_vs_blurred < real_vs_noise
+
+
+def test_class_histogram_is_uniform_for_real_data_and_shows_missing_classes(classifier, fashion):
+    _, _, test_images, test_labels = fashion
+    histogram = metrics.class_histogram(classifier, test_images)
+    assert histogram.shape == (10,) and histogram.sum() == pytest.approx(1.0)
+    print("real histogram", np.round(histogram, 3))
+    assert np.max(np.abs(histogram - 0.1)) < 0.07
+    # A "collapsed" generator that only draws trousers and bags.
+    collapsed = test_images[(test_labels == 1) | (test_labels == 8)]
+    histogram = metrics.class_histogram(classifier, collapsed)
+    assert histogram[1] + histogram[8] > 0.9 and np.sum(histogram < 0.02) >= 7
