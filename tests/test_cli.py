@@ -30,8 +30,7 @@ def usb_stick(tmp_path_factory):
     return folder
 
 
-def test_doctor_reports_missing_then_ready(empty_cache, usb_stick, capsys, monkeypatch):
-    monkeypatch.setattr(assets, "_DEBIAN_FASHION_DIR", "/nonexistent")
+def test_doctor_reports_missing_then_ready(empty_cache, usb_stick, capsys):
     assert main(["doctor"]) == 1
     report = capsys.readouterr().out
     assert str(empty_cache) in report
