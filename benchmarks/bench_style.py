@@ -31,19 +31,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from neuralart_helpers import backbones, images, style  # noqa: E402
+from timing import best_time  # noqa: E402
 
 TUTORIAL_STEPS = 1000
-
-
-def best_time(function, repeats: int = 3) -> float:
-    """Smallest wall time of ``repeats`` calls (after one warm-up call)."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bare_step_times(transfer: style.StyleTransfer, steps: int) -> tuple[float, float]:

@@ -58,8 +58,16 @@ def server():
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site without logging each request or the browser closing a connection early."""
+
     def log_message(self, *args):
         pass
+
+    def handle(self):
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
 
 @pytest.fixture(scope="module")
