@@ -466,7 +466,7 @@ class StyleTransfer:
 
     def _run_lbfgs(self, image, num_steps, learning_rate, recorder, history: int = 10,
                    bounded: bool = True):
-        from scipy.optimize import minimize
+        from scipy.optimize import Bounds, minimize
 
         recorder.use_best = True  # line-search trials can be worse than the best point so far
 
@@ -478,7 +478,7 @@ class StyleTransfer:
             recorder.record(parts, candidate)
             return float(parts["total"]), gradient.numpy().astype(np.float64).ravel()
 
-        bounds = [(0.0, 255.0)] * image.size if bounded else None
+        bounds = Bounds(0.0, 255.0) if bounded else None  # one pair for every pixel, no list
         with single_threaded_blas():
             minimize(objective, image.astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
                      bounds=bounds, options={"maxiter": num_steps, "maxfun": num_steps,
