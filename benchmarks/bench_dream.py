@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from neuralart_helpers import backbones, dream, images  # noqa: E402
-from timing import best_time  # noqa: E402
+from timing import best_time, network_pass  # noqa: E402
 
 STEPS = 10
 
@@ -43,18 +43,12 @@ def step_ratios(model: dream.DreamModel, photo: np.ndarray) -> tuple[float, floa
             loss = dream.dream_loss(extractor(backbone.preprocess(pixels[None])), weights)
         return tape.gradient(loss, pixels)
 
-    @tf.function
-    def network_only(pixels):
-        with tf.GradientTape() as tape:
-            tape.watch(pixels)
-            features = extractor(backbone.preprocess(pixels[None]))
-            total = tf.add_n([tf.reduce_sum(value) for value in features.values()])
-        return tape.gradient(total, pixels)
+    network_only = network_pass(extractor, backbone)
 
     ours = best_time(lambda: dream.gradient_ascent(model, image, STEPS), 5) / STEPS
     loss_pass = best_time(lambda: [same_loss(image) for _ in range(STEPS)], 5) / STEPS
-    network_pass = best_time(lambda: [network_only(image) for _ in range(STEPS)], 5) / STEPS
-    return ours / loss_pass, ours / network_pass
+    network_seconds = best_time(lambda: [network_only(image) for _ in range(STEPS)], 5) / STEPS
+    return ours / loss_pass, ours / network_seconds
 
 
 def reference_dream(backbone, layer_weights, photo, octaves=3, scale=1.4):

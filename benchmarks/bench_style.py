@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from neuralart_helpers import backbones, images, style  # noqa: E402
-from timing import best_time  # noqa: E402
+from timing import best_time, network_pass  # noqa: E402
 
 TUTORIAL_STEPS = 1000
 
@@ -48,13 +48,7 @@ def bare_step_times(transfer: style.StyleTransfer, steps: int) -> tuple[float, f
             total = transfer._losses(pixels)["total"]
         return tape.gradient(total, pixels)
 
-    @tf.function(input_signature=spec)
-    def network_only(pixels):
-        with tf.GradientTape() as tape:
-            tape.watch(pixels)
-            features = extractor(backbone.preprocess(pixels[None]))
-            total = tf.add_n([tf.reduce_sum(value) for value in features.values()])
-        return tape.gradient(total, pixels)
+    network_only = network_pass(extractor, backbone, input_signature=spec)
 
     image = tf.constant(transfer.content_image)
     return tuple(best_time(lambda: [bare(image) for _ in range(steps)], 5) / steps

@@ -1,6 +1,8 @@
-"""Timing helper shared by the benchmarks (imported as `from timing import best_time`)."""
+"""Helpers shared by the benchmarks: `from timing import best_time, network_pass`."""
 
 import time
+
+import tensorflow as tf
 
 
 def best_time(function, repeats: int = 3) -> float:
@@ -12,3 +14,18 @@ def best_time(function, repeats: int = 3) -> float:
         function()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def network_pass(extractor, backbone, input_signature=None):
+    """A compiled forward+backward pass of the network alone: the gradient of the sum of
+    ``extractor``'s activations with respect to a ``(H, W, 3)`` pixel image."""
+
+    @tf.function(input_signature=input_signature)
+    def network_only(pixels):
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            features = extractor(backbone.preprocess(pixels[None]))
+            total = tf.add_n([tf.reduce_sum(value) for value in features.values()])
+        return tape.gradient(total, pixels)
+
+    return network_only

@@ -44,6 +44,17 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
     return figure
 
 
+def signed_to_image(values, spread: float = 3.0) -> np.ndarray:
+    """Show a signed array (a gradient, a Laplacian band) as a picture in ``[0, 255]``.
+
+    Zero becomes mid-grey (127.5); ``spread`` standard deviations (of the values
+    around zero) saturate to black or white. Shape is kept, e.g. ``(H, W, 3)``.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    scale = spread * np.sqrt(np.mean(np.square(values))) + 1e-12
+    return np.clip(127.5 + 127.5 * values / scale, 0.0, 255.0)
+
+
 def plot_losses(curves: Mapping[str, Sequence[float]], title: str = "Loss",
                 xlabel: str = "step", log_scale: bool = False):
     """Plot one line per named loss curve and return the figure."""

@@ -158,3 +158,16 @@ def test_content_photo_and_painting():
     assert starry.shape == (160, 256, 3)  # the original is 1024x640
     with pytest.raises(images.ImageError, match="astronaut"):
         images.content_photo("lena")
+
+
+def test_signed_to_image_centres_zero_and_saturates_at_three_rms():
+    from neuralart_helpers.plotting import signed_to_image
+
+    values = np.ones((10, 10, 3), np.float32)
+    values[0, 0] = [0.0, 30.0, -30.0]       # rms is then about 2.0: 30 is beyond 3 rms
+    rms = np.sqrt(np.mean(values ** 2))
+    picture = signed_to_image(values)
+    assert picture.shape == values.shape
+    np.testing.assert_allclose(picture[0, 0], [127.5, 255.0, 0.0])
+    np.testing.assert_allclose(picture[5, 5, 0], 127.5 + 127.5 / (3 * rms), rtol=1e-5)
+    np.testing.assert_allclose(signed_to_image(np.zeros((2, 2, 3))), 127.5)

@@ -169,15 +169,20 @@ def test_tile_bounds_merge_short_remainders_into_the_previous_tile():
         assert all(31 <= stop - start <= 96 + 31 for start, stop in bounds)
 
 
-def test_tiled_gradient_with_one_tile_equals_the_plain_gradient(squeezenet):
-    value_fn = render.value_function(objectives.channel("fire5_concat", 48), squeezenet)
-    image = param.grey_noise(72, 88, spread=80.0, seed=2)[0]
-    tiled = render.tiled_gradient(value_fn, image, tile_size=128)
+def _plain_gradient(value_fn, image):
+    """The untiled gradient of ``value_fn`` at one ``(H, W, 3)`` image, for comparison."""
     pixels = tf.constant(image[None])
     with tf.GradientTape() as tape:
         tape.watch(pixels)
         value = value_fn(pixels)
-    plain = tape.gradient(value, pixels)[0].numpy()
+    return tape.gradient(value, pixels)[0].numpy()
+
+
+def test_tiled_gradient_with_one_tile_equals_the_plain_gradient(squeezenet):
+    value_fn = render.value_function(objectives.channel("fire5_concat", 48), squeezenet)
+    image = param.grey_noise(72, 88, spread=80.0, seed=2)[0]
+    tiled = render.tiled_gradient(value_fn, image, tile_size=128)
+    plain = _plain_gradient(value_fn, image)
     assert tiled.shape == image.shape and tiled.dtype == np.float32
     np.testing.assert_allclose(tiled, plain, rtol=1e-4, atol=1e-6 * np.abs(plain).max())
 
@@ -201,11 +206,7 @@ def test_tiled_gradient_matches_the_plain_gradient_away_from_seams(squeezenet):
     value_fn = render.value_function(sum_objective("fire3_expand3x3", 5), squeezenet)
     image = param.grey_noise(192, 288, spread=80.0, seed=4)[0]
     tiled = render.tiled_gradient(value_fn, image, tile_size=96)
-    pixels = tf.constant(image[None])
-    with tf.GradientTape() as tape:
-        tape.watch(pixels)
-        value = value_fn(pixels)
-    plain = tape.gradient(value, pixels)[0].numpy()
+    plain = _plain_gradient(value_fn, image)
     far = np.zeros(image.shape[:2], bool)
     for top in (0, 96):
         for left in (0, 96, 192):
