@@ -9,9 +9,10 @@ in this order:
    (L1, L2 and power-1.25 forms) and :func:`total_loss`.
 2. :class:`StyleTransfer`, which computes the content targets and the style
    Gram matrices once, compiles ``loss -> gradient`` once, and runs one of the
-   three optimisers: Adam (the TensorFlow tutorial), normalised gradient descent
-   with learning-rate decay (the Gluon tutorial) and L-BFGS (Gatys et al.,
-   through ``scipy.optimize.minimize``).
+   one of the optimisers: Adam (the TensorFlow tutorial), normalised gradient
+   descent with learning-rate decay (the Gluon tutorial) and L-BFGS (Gatys et al.):
+   the course's own (:mod:`neuralart_helpers.lbfgs`) or SciPy's L-BFGS-B through
+   ``scipy.optimize.minimize``.
 3. Colour: :func:`luminance_only_inputs` / :func:`combine_luminance_chroma`
    (transfer on luminance, keep the photo's colours) and :func:`match_histograms`.
 
@@ -33,10 +34,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import images
+from neuralart_helpers import images, lbfgs
 from neuralart_helpers.backbones import Backbone
 
-OPTIMIZERS = ("adam", "gd", "lbfgs")
+OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
 TV_FORMS = ("l1", "l2", "power")
 INITIALIZATIONS = ("content", "noise", "style")
 # Per-layer style weights tuned by eye on the four paintings at 192-256 px: the first
@@ -51,7 +52,7 @@ CONTENT_WEIGHT = 10.0
 STYLE_WEIGHT = 1.0
 TV_WEIGHT = 5.0
 # Learning rates in pixel units (the image is in [0, 255]).
-DEFAULT_LEARNING_RATES = {"adam": 8.0, "gd": 4.0, "lbfgs": None}
+DEFAULT_LEARNING_RATES = {"adam": 8.0, "gd": 4.0, "lbfgs": None, "scipy-lbfgs": None}
 # The TensorFlow tutorial's Adam (lr 0.02, epsilon 0.1 on [0, 1] images), moved to pixel units.
 TUTORIAL_ADAM = {"learning_rate": 0.02 * 255.0, "beta_1": 0.99, "epsilon": 0.1 / 255.0}
 
@@ -373,8 +374,9 @@ class StyleTransfer:
         Args:
             initial_image: an ``(H, W, 3)`` image, or ``"content"``, ``"noise"``, ``"style"``.
             optimizer: ``"adam"``, ``"gd"`` (normalised gradient descent, learning rate
-                decayed 10x over the run) or ``"lbfgs"`` (scipy's L-BFGS-B with the
-                pixel bounds [0, 255]).
+                decayed 10x over the run), ``"lbfgs"`` (:func:`lbfgs.minimize`, pixels
+                kept in [0, 255] by projection) or ``"scipy-lbfgs"`` (SciPy's L-BFGS-B
+                with the pixel bounds [0, 255]; the same method, slower bookkeeping).
             num_steps: the budget in loss-and-gradient evaluations (one per step for
                 Adam and GD; L-BFGS spends some on line searches).
             learning_rate: pixels per step (Adam, GD); default ``DEFAULT_LEARNING_RATES``.
@@ -383,8 +385,8 @@ class StyleTransfer:
             verbose: show a progress bar.
             **optimizer_options: ``beta_1``, ``beta_2``, ``epsilon`` (Adam),
                 ``final_fraction`` (GD), ``history`` (L-BFGS memory, default 10) and
-                ``bounded`` (L-BFGS: keep pixels in [0, 255] with L-BFGS-B's bounds,
-                default; ``False`` optimises freely, the loss seeing the clipped image).
+                ``bounded`` (both L-BFGS: keep pixels in [0, 255], default; ``False``
+                optimises freely, the loss seeing the clipped image).
 
         Returns:
             A :class:`StyleResult`. A NaN or infinite loss stops the run at once with
@@ -408,7 +410,8 @@ class StyleTransfer:
             raise StyleInputError(f"learning_rate must be positive, got {learning_rate}.")
         recorder = _Recorder(int(num_steps), frame_every, verbose)
         start = time.perf_counter()
-        loop = {"adam": self._run_adam, "gd": self._run_gd, "lbfgs": self._run_lbfgs}[optimizer]
+        loop = {"adam": self._run_adam, "gd": self._run_gd, "lbfgs": self._run_lbfgs,
+                "scipy-lbfgs": self._run_scipy_lbfgs}[optimizer]
         try:
             loop(image, int(num_steps), learning_rate, recorder, **optimizer_options)
         except _StopOptimization:
@@ -466,6 +469,18 @@ class StyleTransfer:
 
     def _run_lbfgs(self, image, num_steps, learning_rate, recorder, history: int = 10,
                    bounded: bool = True):
+        recorder.use_best = True  # line-search trials can be worse than the best point so far
+
+        def objective(candidate: np.ndarray):
+            parts, gradient = self.loss_and_gradient(tf.constant(candidate))
+            recorder.record(parts, candidate)
+            return float(parts["total"]), gradient.numpy()
+
+        box = (0.0, 255.0) if bounded else (None, None)
+        lbfgs.minimize(objective, image, num_steps, history=history, lower=box[0], upper=box[1])
+
+    def _run_scipy_lbfgs(self, image, num_steps, learning_rate, recorder, history: int = 10,
+                         bounded: bool = True):
         from scipy.optimize import Bounds, minimize
 
         recorder.use_best = True  # line-search trials can be worse than the best point so far

@@ -180,6 +180,15 @@ def test_lbfgs_beats_adam_on_the_same_budget(transfer):
     assert lbfgs_loss < adam_loss
 
 
+def test_our_lbfgs_keeps_up_with_scipys(transfer):
+    # The same method: on the same budget the losses agree within a few per cent.
+    ours = transfer.run("content", "lbfgs", 40, verbose=False)
+    scipy = transfer.run("content", "scipy-lbfgs", 40, verbose=False)
+    start = ours.losses["total"][0]
+    assert min(ours.losses["total"]) < 0.5 * start
+    assert min(ours.losses["total"]) == pytest.approx(min(scipy.losses["total"]), rel=0.1)
+
+
 def test_style_of_any_size_and_mode_gives_the_content_shape(squeezenet, photo):
     grey_style = images.painting("the_scream", 150).mean(axis=2)  # (H, W), larger than the photo
     small = images.painting("shipwreck", 70)  # smaller than the photo
@@ -195,9 +204,10 @@ def test_a_single_grey_style_and_free_lbfgs(squeezenet, photo):
     transfer = style.StyleTransfer(squeezenet, photo, grey)
     assert len(transfer.style_images) == 1 and transfer.style_images[0].shape[2] == 3
     start = float(transfer.losses(tf.constant(photo))["total"])
-    result = transfer.run("content", "lbfgs", 8, verbose=False, bounded=False)
-    assert 0 <= result.image.min() and result.image.max() <= 255
-    assert float(transfer.losses(tf.constant(result.image))["total"]) < start
+    for optimizer in ("lbfgs", "scipy-lbfgs"):
+        result = transfer.run("content", optimizer, 8, verbose=False, bounded=False)
+        assert 0 <= result.image.min() and result.image.max() <= 255
+        assert float(transfer.losses(tf.constant(result.image))["total"]) < start
 
 
 def test_seeded_runs_reproduce(transfer):
@@ -228,6 +238,9 @@ def test_non_finite_loss_stops_at_once_and_keeps_the_last_good_image(squeezenet,
     explode = style.StyleTransfer(squeezenet, photo, painting, style_weight=1e35)
     with pytest.warns(style.NonFiniteLossWarning, match="starting image"):
         result = explode.run("content", "lbfgs", 10, verbose=False)
+    np.testing.assert_array_equal(result.image, photo)
+    with pytest.warns(style.NonFiniteLossWarning, match="starting image"):
+        result = explode.run("content", "scipy-lbfgs", 10, verbose=False)
     np.testing.assert_array_equal(result.image, photo)
 
 

@@ -28,7 +28,7 @@ def _positive_int(text: str) -> int:
 
 # The choices of neuralart_helpers.style (not imported here: it loads TensorFlow, and
 # `neuralart --help` should stay instant). tests/test_style.py checks they agree.
-OPTIMIZERS = ("adam", "gd", "lbfgs")
+OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
 INITIALIZATIONS = ("content", "noise", "style")
 
 
@@ -53,7 +53,8 @@ def register(subparsers) -> None:
     parser.add_argument("--steps", type=_positive_int, default=150, metavar="K",
                         help="loss-and-gradient evaluations (default 150)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs",
-                        help="adam, gd (normalised gradient descent) or lbfgs (default)")
+                        help="adam, gd (normalised gradient descent), lbfgs (default) or "
+                             "scipy-lbfgs (SciPy's L-BFGS-B, slower per step)")
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="pixels per step for adam/gd (default: adam 8, gd 4)")
     parser.add_argument("--content-weight", type=float, default=None,

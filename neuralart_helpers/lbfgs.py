@@ -1,0 +1,225 @@
+"""L-BFGS for images (chapter 04): the two-loop recursion and a box-constrained loop.
+
+Gatys et al. minimised the style-transfer loss with L-BFGS. Chapter 04 builds it from
+two pieces, each a short function on arrays of any shape (an image, say):
+
+* :func:`two_loop_direction`: Nocedal's two-loop recursion. From the last ``m`` steps
+  ``s_i = x_{i+1} - x_i`` and gradient changes ``y_i = g_{i+1} - g_i`` it returns
+  ``-H g``, where ``H`` is the BFGS approximation of the inverse Hessian, without ever
+  forming a matrix: ``4 m`` dot products and vector updates.
+* :func:`minimize`: the loop around it. A backtracking line search (Armijo's
+  sufficient decrease, with quadratic interpolation) picks the step length; an
+  optional box ``[lower, upper]`` (pixel values) is kept by projection: pixels at a
+  bound that the gradient pushes outwards are frozen, the others move and are clipped.
+
+The loss and its gradient come from TensorFlow; the optimiser's own arithmetic is
+NumPy float32, whose BLAS does a dot product of two image-sized vectors in about
+0.01 ms on a CPU, ten times quicker than a TensorFlow op dispatched eagerly. On a
+2-core CPU a step then costs about 1.1 loss-and-gradient evaluations, against 2.5
+for SciPy's L-BFGS-B (``benchmarks/bench_style.py``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+LossAndGradient = Callable[[np.ndarray], "tuple[float, np.ndarray]"]
+
+
+def vdot(a: np.ndarray, b: np.ndarray) -> float:
+    """The dot product of two arrays of the same shape, as if both were flattened."""
+    return float(np.vdot(a, b))
+
+
+def two_loop_direction(gradient: np.ndarray, steps: Sequence[np.ndarray],
+                       gradient_changes: Sequence[np.ndarray]) -> np.ndarray:
+    """The L-BFGS search direction ``-H gradient`` by the two-loop recursion.
+
+    Args:
+        gradient: ``g``, any shape.
+        steps: ``s_i = x_{i+1} - x_i``, oldest first, each of the gradient's shape.
+        gradient_changes: ``y_i = g_{i+1} - g_i``, matching ``steps``; every pair must
+            have ``s_i . y_i > 0`` (the loop in :func:`minimize` drops the others).
+
+    Returns:
+        ``-H g`` (the gradient's shape). ``H`` starts as ``gamma I`` with
+        ``gamma = s.y / y.y`` of the newest pair (plain ``-g`` with no pairs) and takes
+        one BFGS update per pair, so ``H y_newest = s_newest`` (the secant equation).
+    """
+    rhos = [1.0 / vdot(s, y) for s, y in zip(steps, gradient_changes)]
+    q = gradient
+    alphas = []
+    for s, y, rho in reversed(list(zip(steps, gradient_changes, rhos))):  # newest first
+        alpha = rho * vdot(s, q)
+        q = q - alpha * y
+        alphas.append(alpha)
+    if steps:
+        q = q * (vdot(steps[-1], gradient_changes[-1])
+                 / vdot(gradient_changes[-1], gradient_changes[-1]))
+    for s, y, rho, alpha in zip(steps, gradient_changes, rhos, reversed(alphas)):  # oldest first
+        beta = rho * vdot(y, q)
+        q = q + (alpha - beta) * s
+    return -q
+
+
+@dataclass
+class LBFGSResult:
+    """What :func:`minimize` returns.
+
+    Attributes:
+        x: the best point seen (the loss was lowest there), the input's shape.
+        loss: its loss.
+        evaluations: how many times ``loss_and_gradient`` was called.
+        iterations: accepted steps.
+        message: why the loop stopped.
+    """
+
+    x: np.ndarray
+    loss: float
+    evaluations: int
+    iterations: int
+    message: str
+
+
+def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
+             history: int = 10, lower: float | None = None, upper: float | None = None,
+             sufficient_decrease: float = 1e-4, max_trials: int = 20) -> LBFGSResult:
+    """Minimise ``loss_and_gradient`` from ``x0`` with L-BFGS, within a budget of calls.
+
+    Args:
+        loss_and_gradient: ``x -> (scalar loss, gradient of x's shape)``; ``x`` is a
+            float32 array that is never changed afterwards (callers may keep it).
+        x0: the start, any shape (``(H, W, 3)`` pixels in chapter 04).
+        max_evaluations: the budget of ``loss_and_gradient`` calls (line-search trials
+            included); the loop stops when it is spent.
+        history: ``m``, the number of ``(s, y)`` pairs kept (3 to 20 is usual).
+        lower, upper: an optional box; every ``x`` evaluated stays inside it.
+        sufficient_decrease: Armijo's ``c1``: a step ``s`` is accepted when
+            ``f(x + s) <= f(x) + c1 g.s``.
+        max_trials: line-search trials before the memory is reset (then the loop stops
+            if plain steepest descent cannot decrease the loss either).
+
+    Returns:
+        An :class:`LBFGSResult`.
+    """
+    if max_evaluations < 1:
+        raise ValueError(f"max_evaluations must be at least 1, got {max_evaluations}.")
+    if history < 1:
+        raise ValueError(f"history must be at least 1, got {history}.")
+    box = (lower, upper)
+    counter = _Budget(loss_and_gradient, max_evaluations)
+    x = _project(np.asarray(x0, np.float32), *box)
+    loss, gradient = counter(x)
+    steps: deque = deque(maxlen=history)
+    changes: deque = deque(maxlen=history)
+    iterations = 0
+    message = f"spent the budget of {max_evaluations} evaluations"
+    while not counter.spent:
+        free = _free_mask(x, gradient, *box)
+        direction = two_loop_direction(gradient * free, list(steps), list(changes)) * free
+        if not vdot(gradient, direction) < 0:  # the curvature model went wrong: forget it
+            steps.clear(), changes.clear()
+            direction = -gradient * free
+            if not vdot(gradient, direction) < 0:
+                message = "the projected gradient is zero: a stationary point"
+                break
+        length = 1.0 if steps else _first_length(direction, *box)
+        found = _line_search(counter, x, loss, gradient, direction, length, box,
+                             sufficient_decrease, max_trials)
+        if found is None:
+            if counter.spent:
+                break
+            if not steps:
+                message = "the line search found no lower loss along the steepest descent"
+                break
+            steps.clear(), changes.clear()
+            continue
+        candidate, new_loss, new_gradient = found
+        # Curvature only along the pixels that could move, and only if it is positive,
+        # which keeps H positive definite (every direction then goes downhill).
+        step, change = candidate - x, (new_gradient - gradient) * free
+        if vdot(step, change) > 1e-10 * vdot(change, change):
+            steps.append(step)
+            changes.append(change)
+        x, loss, gradient = candidate, new_loss, new_gradient
+        iterations += 1
+    if counter.best_loss < loss:  # a last trial beat x without passing Armijo's test
+        x, loss = counter.best_x, counter.best_loss
+    return LBFGSResult(x, float(loss), counter.count, iterations, message)
+
+
+def _line_search(counter: "_Budget", x, loss, gradient, direction, length, box,
+                 sufficient_decrease, max_trials):
+    """Backtrack from ``length`` until Armijo's condition holds.
+
+    Returns ``(x_new, loss_new, gradient_new)``, or None if no trial passed.
+    """
+    slope = vdot(gradient, direction)
+    for _ in range(max_trials):
+        if counter.spent:
+            return None
+        candidate = _project(x + length * direction, *box)
+        new_loss, new_gradient = counter(candidate)
+        if new_loss <= loss + sufficient_decrease * vdot(gradient, candidate - x):
+            return candidate, new_loss, new_gradient
+        # Minimise the parabola through f(0), f'(0) and f(length); keep in [0.1, 0.5] x.
+        excess = new_loss - loss - length * slope
+        guess = -slope * length ** 2 / (2 * excess) if excess > 0 else 0.5 * length
+        length = min(max(guess, 0.1 * length), 0.5 * length)
+    return None
+
+
+class _Budget:
+    """Calls ``loss_and_gradient``, counts the calls and remembers the best point."""
+
+    def __init__(self, loss_and_gradient: LossAndGradient, max_evaluations: int):
+        self.function, self.max_evaluations = loss_and_gradient, max_evaluations
+        self.count = 0
+        self.best_x, self.best_loss = None, float("inf")
+
+    @property
+    def spent(self) -> bool:
+        return self.count >= self.max_evaluations
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, gradient = self.function(x)
+        self.count += 1
+        loss = float(loss)
+        if loss < self.best_loss:
+            self.best_x, self.best_loss = x, loss
+        return loss, np.asarray(gradient, np.float32)
+
+
+def _first_length(direction: np.ndarray, lower: float | None, upper: float | None) -> float:
+    """The first trial step, before any curvature is known, as a multiple of ``direction``.
+
+    In a box: long enough to move the pixel pushed hardest across the whole box (the
+    line search then shortens it; this is scale-free, whatever the loss's units).
+    Without one: a step of Euclidean length 1, as SciPy's L-BFGS-B takes.
+    """
+    if lower is not None and upper is not None:
+        return (upper - lower) / float(np.abs(direction).max())
+    return 1.0 / float(np.linalg.norm(direction))
+
+
+def _project(x: np.ndarray, lower: float | None, upper: float | None) -> np.ndarray:
+    """``x`` clipped into the box (unchanged without bounds)."""
+    if lower is None and upper is None:
+        return x
+    return np.clip(x, -np.inf if lower is None else lower, np.inf if upper is None else upper)
+
+
+def _free_mask(x: np.ndarray, gradient: np.ndarray, lower: float | None,
+               upper: float | None) -> np.ndarray:
+    """1 where ``x`` may move, 0 where it sits on a bound and descent would cross it."""
+    stuck = np.zeros(x.shape, bool)
+    if lower is not None:
+        stuck |= (x <= lower) & (gradient > 0)
+    if upper is not None:
+        stuck |= (x >= upper) & (gradient < 0)
+    return (~stuck).astype(np.float32)
+

@@ -1,0 +1,140 @@
+"""The course's L-BFGS: the two-loop recursion against dense BFGS, and the loop on problems
+whose minimum is known."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize as scipy_minimize, rosen, rosen_der
+
+from neuralart_helpers import lbfgs
+
+
+def random_pairs(rng, n: int, count: int):
+    """``count`` steps and the gradient changes of the quadratic with Hessian ``A``."""
+    factor = rng.normal(size=(n, n))
+    hessian = factor @ factor.T + n * np.eye(n)
+    steps = [rng.normal(size=n) for _ in range(count)]
+    return hessian, steps, [hessian @ s for s in steps]
+
+
+def dense_bfgs_inverse(steps, changes) -> np.ndarray:
+    """H from gamma I and one BFGS update per pair, oldest first, as an n x n matrix."""
+    n = steps[0].size
+    gamma = steps[-1] @ changes[-1] / (changes[-1] @ changes[-1])
+    inverse = gamma * np.eye(n)
+    for s, y in zip(steps, changes):
+        rho = 1.0 / (s @ y)
+        left = np.eye(n) - rho * np.outer(s, y)
+        inverse = left @ inverse @ left.T + rho * np.outer(s, s)
+    return inverse
+
+
+@pytest.mark.parametrize("count", [1, 3, 6])
+def test_two_loop_equals_dense_bfgs(count):
+    rng = np.random.default_rng(count)
+    _, steps, changes = random_pairs(rng, 8, count)
+    gradient = rng.normal(size=8)
+    direction = lbfgs.two_loop_direction(gradient, steps, changes)
+    np.testing.assert_allclose(direction, -dense_bfgs_inverse(steps, changes) @ gradient,
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_two_loop_satisfies_the_secant_equation_on_images():
+    rng = np.random.default_rng(0)
+    steps = [rng.normal(size=(5, 4, 3)).astype(np.float32) for _ in range(4)]
+    changes = [2.0 * s + 0.1 * rng.normal(size=s.shape).astype(np.float32) for s in steps]
+    direction = lbfgs.two_loop_direction(changes[-1], steps, changes)
+    assert direction.shape == (5, 4, 3)
+    np.testing.assert_allclose(direction, -steps[-1], rtol=1e-4, atol=1e-4)
+
+
+def test_two_loop_without_pairs_is_steepest_descent():
+    gradient = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_array_equal(lbfgs.two_loop_direction(gradient, [], []), -gradient)
+
+
+def test_with_n_conjugate_pairs_the_direction_is_newton():
+    # On a quadratic, BFGS keeps every secant equation H y_i = s_i when the steps are
+    # conjugate (s_i A s_j = 0, as exact line searches make them); n of them pin H = A^-1.
+    rng = np.random.default_rng(5)
+    hessian, _, _ = random_pairs(rng, 4, 0)
+    steps = list(np.linalg.eigh(hessian)[1].T * rng.uniform(0.5, 2, size=(4, 1)))
+    changes = [hessian @ s for s in steps]
+    gradient = rng.normal(size=4)
+    np.testing.assert_allclose(lbfgs.two_loop_direction(gradient, steps, changes),
+                               -np.linalg.solve(hessian, gradient), rtol=1e-6)
+
+
+def quadratic(hessian, centre):
+    def loss_and_gradient(x):
+        difference = x.astype(np.float64) - centre
+        return 0.5 * difference @ hessian @ difference, hessian @ difference
+    return loss_and_gradient
+
+
+def test_minimize_finds_the_centre_of_a_quadratic():
+    rng = np.random.default_rng(1)
+    hessian, _, _ = random_pairs(rng, 20, 0)
+    centre = rng.uniform(-3, 3, size=20)
+    # 20 unknowns, 15 evaluations: gradient descent would still be far; L-BFGS is there.
+    result = lbfgs.minimize(quadratic(hessian, centre), np.zeros(20), 15)
+    np.testing.assert_allclose(result.x, centre, atol=1e-3)
+    assert result.loss < 1e-6
+    assert result.evaluations == 15 and result.iterations >= 10
+
+
+def test_minimize_in_a_box_stops_on_the_faces():
+    # Separable quadratic with its centre partly outside [0, 1]: the answer is the clipped
+    # centre. Every point evaluated must lie inside the box.
+    rng = np.random.default_rng(2)
+    curvatures = rng.uniform(0.5, 50, size=30)
+    centre = rng.uniform(-1, 2, size=30)
+    seen = []
+
+    def loss_and_gradient(x):
+        seen.append(x.copy())
+        return quadratic(np.diag(curvatures), centre)(x)
+
+    result = lbfgs.minimize(loss_and_gradient, np.full(30, 0.5), 200, lower=0.0, upper=1.0)
+    np.testing.assert_allclose(result.x, np.clip(centre, 0, 1), atol=1e-4)
+    assert min(x.min() for x in seen) >= 0.0 and max(x.max() for x in seen) <= 1.0
+    assert result.evaluations == len(seen)
+
+
+def test_minimize_rosenbrock_like_scipy():
+    start = np.array([-1.2, 1.0, -0.5, 0.8], np.float32)
+    function = lambda x: (rosen(x.astype(np.float64)), rosen_der(x.astype(np.float64)))
+    result = lbfgs.minimize(function, start, 400)
+    np.testing.assert_allclose(result.x, np.ones(4), atol=2e-3)
+    reference = scipy_minimize(function, start.astype(np.float64), jac=True, method="L-BFGS-B")
+    assert result.evaluations <= 1.25 * reference.nfev  # 61 against SciPy's 55
+    assert "stationary" in result.message
+
+
+def test_budget_is_respected_and_the_best_point_returned():
+    calls = []
+
+    def loss_and_gradient(x):
+        calls.append(float(x @ x))
+        return x @ x, 2 * x
+
+    result = lbfgs.minimize(loss_and_gradient, np.array([3.0, -4.0, 1.0]), 3)
+    assert len(calls) == 3 == result.evaluations
+    assert result.loss == pytest.approx(min(calls), rel=1e-6)
+    assert result.message == "spent the budget of 3 evaluations"
+
+
+def test_a_stationary_start_stops_at_once():
+    result = lbfgs.minimize(lambda x: (float(x @ x), 2 * x), np.zeros(3), 50)
+    assert result.evaluations == 1 and result.iterations == 0
+    assert "stationary" in result.message
+    # On the lower face with the gradient pointing out of the box, nothing can move either.
+    pushed = lbfgs.minimize(lambda x: (float(x.sum()), np.ones_like(x)), np.zeros(3), 50,
+                            lower=0.0)
+    assert pushed.evaluations == 1 and "stationary" in pushed.message
+
+
+def test_bad_budget_and_history():
+    with pytest.raises(ValueError, match="max_evaluations must be at least 1"):
+        lbfgs.minimize(lambda x: (0.0, x), np.zeros(2), 0)
+    with pytest.raises(ValueError, match="history must be at least 1"):
+        lbfgs.minimize(lambda x: (0.0, x), np.zeros(2), 5, history=0)
