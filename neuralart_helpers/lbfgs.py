@@ -51,18 +51,17 @@ def two_loop_direction(gradient: np.ndarray, steps: Sequence[np.ndarray],
         one BFGS update per pair, so ``H y_newest = s_newest`` (the secant equation).
     """
     rhos = [1.0 / vdot(s, y) for s, y in zip(steps, gradient_changes)]
-    q = gradient
+    q = np.array(gradient, dtype=np.result_type(gradient, np.float32))  # a copy, updated in place
     alphas = []
     for s, y, rho in reversed(list(zip(steps, gradient_changes, rhos))):  # newest first
         alpha = rho * vdot(s, q)
-        q = q - alpha * y
+        q -= alpha * y
         alphas.append(alpha)
     if steps:
-        q = q * (vdot(steps[-1], gradient_changes[-1])
-                 / vdot(gradient_changes[-1], gradient_changes[-1]))
+        q *= vdot(steps[-1], gradient_changes[-1]) / vdot(gradient_changes[-1], gradient_changes[-1])
     for s, y, rho, alpha in zip(steps, gradient_changes, rhos, reversed(alphas)):  # oldest first
         beta = rho * vdot(y, q)
-        q = q + (alpha - beta) * s
+        q += (alpha - beta) * s
     return -q
 
 

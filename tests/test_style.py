@@ -355,3 +355,15 @@ def test_cli_refuses_bad_input(tmp_path, monkeypatch, photo, painting, capsys):
     assert "one weight per style" in capsys.readouterr().err
     assert main(["style", str(content_path), str(style_path), str(tmp_path / "o.gif")]) == 2
     assert ".png, .jpg or .jpeg" in capsys.readouterr().err
+
+
+def test_cli_default_optimizer_is_the_course_lbfgs(tmp_path, monkeypatch, photo, painting):
+    monkeypatch.setenv("NEURALART_DEBUG", "1")
+    content_path = images.save_image(tmp_path / "photo.png", photo)
+    style_path = images.save_image(tmp_path / "style.png", painting)
+    output = tmp_path / "styled.png"
+    assert main(["style", str(content_path), str(style_path), str(output), "--steps", "6",
+                 "--quiet", "--max-dim", "64"]) == 0
+    written, original = images.load_image(output), images.load_image(content_path, max_dim=64)
+    assert written.shape == original.shape
+    assert np.abs(written - original).mean() > 1.0  # six evaluations changed the picture
