@@ -86,7 +86,8 @@ class LBFGSResult:
 
 def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
              history: int = 10, lower: float | None = None, upper: float | None = None,
-             sufficient_decrease: float = 1e-4, max_trials: int = 20) -> LBFGSResult:
+             sufficient_decrease: float = 1e-4, max_trials: int = 20,
+             tolerance: float = 1e-7) -> LBFGSResult:
     """Minimise ``loss_and_gradient`` from ``x0`` with L-BFGS, within a budget of calls.
 
     Args:
@@ -101,6 +102,8 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
             ``f(x + s) <= f(x) + c1 g.s``.
         max_trials: line-search trials before the memory is reset (then the loop stops
             if plain steepest descent cannot decrease the loss either).
+        tolerance: stop once a step lowers the loss by less than this fraction of it
+            (the default is about float32's resolution: smaller changes are round-off).
 
     Returns:
         An :class:`LBFGSResult`.
@@ -144,8 +147,12 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
         if vdot(step, change) > 1e-10 * vdot(change, change):
             steps.append(step)
             changes.append(change)
+        converged = loss - new_loss <= tolerance * abs(loss)
         x, loss, gradient = candidate, new_loss, new_gradient
         iterations += 1
+        if converged:
+            message = f"the loss changed by less than {tolerance:g} of itself"
+            break
     if counter.best_loss < loss:  # a last trial beat x without passing Armijo's test
         x, loss = counter.best_x, counter.best_loss
     return LBFGSResult(x, float(loss), counter.count, iterations, message)

@@ -94,7 +94,8 @@ def test_minimize_in_a_box_stops_on_the_faces():
         seen.append(x.copy())
         return quadratic(np.diag(curvatures), centre)(x)
 
-    result = lbfgs.minimize(loss_and_gradient, np.full(30, 0.5), 200, lower=0.0, upper=1.0)
+    result = lbfgs.minimize(loss_and_gradient, np.full(30, 0.5), 200, lower=0.0, upper=1.0,
+                            tolerance=1e-12)
     np.testing.assert_allclose(result.x, np.clip(centre, 0, 1), atol=1e-4)
     assert min(x.min() for x in seen) >= 0.0 and max(x.max() for x in seen) <= 1.0
     assert result.evaluations == len(seen)
@@ -108,6 +109,24 @@ def test_minimize_rosenbrock_like_scipy():
     reference = scipy_minimize(function, start.astype(np.float64), jac=True, method="L-BFGS-B")
     assert result.evaluations <= 1.25 * reference.nfev  # 61 against SciPy's 55
     assert "stationary" in result.message
+
+
+def test_round_off_changes_stop_the_loop():
+    # In float32 the loss stops improving after about ten steps: the default tolerance ends
+    # the run there instead of spending the budget on round-off.
+    rng = np.random.default_rng(3)
+    centre = rng.uniform(-50, 300, size=1000).astype(np.float32)
+    curvatures = rng.uniform(0.5, 2, size=1000).astype(np.float32)
+
+    def loss_and_gradient(x):
+        difference = x - centre
+        return float(0.5 * np.vdot(curvatures * difference, difference)), curvatures * difference
+
+    result = lbfgs.minimize(loss_and_gradient, np.full(1000, 128, np.float32), 300,
+                            lower=0.0, upper=255.0)
+    best = loss_and_gradient(np.clip(centre, 0, 255))[0]
+    assert result.loss == pytest.approx(best, rel=1e-6)
+    assert result.evaluations < 30 and "less than 1e-07" in result.message
 
 
 def test_budget_is_respected_and_the_best_point_returned():
