@@ -29,7 +29,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -368,7 +368,9 @@ class StyleTransfer:
 
     def run(self, initial_image: np.ndarray | str = "content", optimizer: str = "lbfgs",
             num_steps: int = 100, learning_rate: float | None = None, *, seed: int = 0,
-            frame_every: int = 0, verbose: bool = True, **optimizer_options) -> StyleResult:
+            frame_every: int = 0, verbose: bool = True,
+            on_snapshot: Callable[[np.ndarray, int], None] | None = None,
+            snapshot_every: int = 50, **optimizer_options) -> StyleResult:
         """Minimise the total loss from ``initial_image`` with ``num_steps`` loss evaluations.
 
         Args:
@@ -383,6 +385,11 @@ class StyleTransfer:
             seed: for the ``"noise"`` start.
             frame_every: keep a snapshot every this many evaluations (0: none).
             verbose: show a progress bar.
+            on_snapshot: called as ``on_snapshot(image, evaluations)`` every
+                ``snapshot_every`` evaluations with the best image so far (clipped to
+                [0, 255]), so a long run can save its progress (``neuralart style``
+                writes its output file this way, and resumes from it).
+            snapshot_every: see ``on_snapshot``.
             **optimizer_options: ``beta_1``, ``beta_2``, ``epsilon`` (Adam),
                 ``final_fraction`` (GD), ``history`` (L-BFGS memory, default 10) and
                 ``bounded`` (both L-BFGS: keep pixels in [0, 255], default; ``False``
@@ -408,7 +415,9 @@ class StyleTransfer:
             learning_rate = DEFAULT_LEARNING_RATES[optimizer]
         if learning_rate is not None and not learning_rate > 0:
             raise StyleInputError(f"learning_rate must be positive, got {learning_rate}.")
-        recorder = _Recorder(int(num_steps), frame_every, verbose)
+        if on_snapshot is not None and int(snapshot_every) < 1:
+            raise StyleInputError(f"snapshot_every must be at least 1, got {snapshot_every}.")
+        recorder = _Recorder(int(num_steps), frame_every, verbose, on_snapshot, snapshot_every)
         start = time.perf_counter()
         loop = {"adam": self._run_adam, "gd": self._run_gd, "lbfgs": self._run_lbfgs,
                 "scipy-lbfgs": self._run_scipy_lbfgs}[optimizer]
@@ -545,7 +554,9 @@ def _openblas_thread_controls() -> list:
 class _Recorder:
     """Keeps the loss curves, GIF frames, the last finite-loss image and a progress bar."""
 
-    def __init__(self, num_steps: int, frame_every: int, verbose: bool):
+    def __init__(self, num_steps: int, frame_every: int, verbose: bool,
+                 on_snapshot: Callable[[np.ndarray, int], None] | None = None,
+                 snapshot_every: int = 0):
         import keras
 
         self.losses: dict[str, list[float]] = {"total": [], "content": [], "style": [], "tv": []}
@@ -553,6 +564,7 @@ class _Recorder:
         self.start = time.perf_counter()
         self.frames: list[np.ndarray] = []
         self.frame_every = frame_every
+        self.on_snapshot, self.snapshot_every = on_snapshot, snapshot_every
         self.count = 0
         self.last_good = None  # images are kept as given (tensor or array), converted at the end
         self.best_image = None
@@ -582,6 +594,9 @@ class _Recorder:
             self.best_loss, self.best_image = values["total"], image
         if self.frame_every and (self.count - 1) % self.frame_every == 0:
             self.frames.append(np.clip(np.asarray(image, np.float32), 0, 255))
+        if self.on_snapshot is not None and self.count % self.snapshot_every == 0:
+            best = self.best_image if self.use_best else image
+            self.on_snapshot(np.clip(np.asarray(best, np.float32), 0, 255), self.count)
         if self.progress is not None:
             self.progress.update(self.count, [("loss", values["total"])])
 

@@ -367,3 +367,72 @@ def test_cli_default_optimizer_is_the_course_lbfgs(tmp_path, monkeypatch, photo,
     written, original = images.load_image(output), images.load_image(content_path, max_dim=64)
     assert written.shape == original.shape
     assert np.abs(written - original).mean() > 1.0  # six evaluations changed the picture
+
+
+def test_snapshots_hand_over_the_best_image_so_far(transfer, photo):
+    seen = []
+    result = transfer.run("content", "lbfgs", 7, verbose=False, snapshot_every=3,
+                          on_snapshot=lambda image, count: seen.append((count, image)))
+    assert [count for count, _ in seen] == [3, 6]
+    for count, image in seen:
+        assert image.shape == photo.shape and 0 <= image.min() and image.max() <= 255
+        best = min(result.losses["total"][:count])
+        assert float(transfer.losses(tf.constant(image))["total"]) == pytest.approx(best, rel=1e-4)
+    with pytest.raises(style.StyleInputError, match="snapshot_every must be at least 1"):
+        transfer.run("content", "adam", 2, verbose=False, snapshot_every=0,
+                     on_snapshot=lambda image, count: None)
+
+
+def _style_files(tmp_path, photo, painting):
+    return (images.save_image(tmp_path / "photo.png", photo),
+            images.save_image(tmp_path / "style.png", painting), tmp_path / "styled.png")
+
+
+def test_cli_interrupted_run_keeps_its_progress_and_resumes(tmp_path, monkeypatch, squeezenet,
+                                                            photo, painting, capsys):
+    monkeypatch.setenv("NEURALART_DEBUG", "1")
+    content_path, style_path, output = _style_files(tmp_path, photo, painting)
+    command = ["style", str(content_path), str(style_path), str(output), "--quiet",
+               "--max-dim", "64", "--save-every", "2"]
+    record = style._Recorder.record
+
+    def record_then_interrupt(self, parts, image):  # Ctrl-C during the fifth evaluation
+        record(self, parts, image)
+        if self.count == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(style._Recorder, "record", record_then_interrupt)
+    assert main(command + ["--steps", "20"]) == 130
+    assert "best image after 4 evaluations; run the same command with --resume" in \
+        capsys.readouterr().err
+    monkeypatch.setattr(style._Recorder, "record", record)
+
+    content = images.load_image(content_path, max_dim=64)
+    problem = style.StyleTransfer(squeezenet, content,
+                                  images.load_image(style_path))
+    loss_of = lambda path: float(problem.losses(tf.constant(images.load_image(path)))["total"])
+    start_loss, saved_loss = float(problem.losses(tf.constant(content))["total"]), loss_of(output)
+    assert saved_loss < 0.8 * start_loss  # four evaluations of progress were kept
+    first_losses = []
+
+    def record_first(self, parts, image):
+        if self.count == 0:
+            first_losses.append(float(parts["total"]))
+        record(self, parts, image)
+
+    monkeypatch.setattr(style._Recorder, "record", record_first)
+    assert main(command + ["--steps", "6", "--resume"]) == 0
+    assert first_losses == [pytest.approx(saved_loss, rel=1e-5)]  # it went on from OUT
+    assert loss_of(output) < saved_loss
+
+
+def test_cli_resume_refuses_what_it_cannot_continue(tmp_path, monkeypatch, photo, painting,
+                                                    capsys):
+    monkeypatch.setenv("NEURALART_DEBUG", "1")
+    content_path, style_path, output = _style_files(tmp_path, photo, painting)
+    command = ["style", str(content_path), str(style_path), str(output), "--quiet", "--steps", "2"]
+    assert main(command + ["--resume", "--max-dim", "64"]) == 2
+    assert "does not exist yet; run once without --resume" in capsys.readouterr().err
+    assert main(command + ["--max-dim", "64"]) == 0
+    assert main(command + ["--resume", "--max-dim", "48"]) == 2
+    assert "is 64x42 but the content at --max-dim 48 is 48x32" in capsys.readouterr().err

@@ -69,6 +69,12 @@ def register(subparsers) -> None:
                         help="keep the photo's colours: the result's luminance (YIQ) with "
                              "the photo's chroma")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise start (default 0)")
+    parser.add_argument("--save-every", type=_positive_int, default=50, metavar="K",
+                        help="write the best image so far to OUT every K evaluations "
+                             "(default 50), so an interrupted run keeps its progress")
+    parser.add_argument("--resume", action="store_true",
+                        help="start from the image already in OUT (a run that was "
+                             "interrupted, or one to refine) instead of --init")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -86,6 +92,20 @@ def _check_paths(content: Path, paths: list[Path]) -> tuple[list[Path], Path]:
                 raise UsageError(f"OUT is the same file as the input {given}; choose another "
                                  f"output name so the input is not overwritten.")
     return styles, output
+
+
+def _resume_image(output: Path, content, max_dim: int):
+    """The image in OUT, which must have the content's size, to start from."""
+    from neuralart_helpers import images
+
+    if not output.exists():
+        raise UsageError(f"--resume: {output} does not exist yet; run once without --resume.")
+    start = images.load_image(output)
+    if start.shape != content.shape:
+        raise UsageError(f"--resume: {output} is {start.shape[1]}x{start.shape[0]} but the "
+                         f"content at --max-dim {max_dim} is {content.shape[1]}x"
+                         f"{content.shape[0]}; use the --max-dim of the first run.")
+    return start
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,16 +126,34 @@ def run(args: argparse.Namespace) -> int:
                for flag, default in defaults.items()}
 
     content = images.load_image(args.content, max_dim=args.max_dim)
+    start = _resume_image(output, content, args.max_dim) if args.resume else args.init
     styles = [images.load_image(path) for path in style_paths]
     backbone = backbones.load_backbone(args.backbone)
     transfer = style.StyleTransfer(
         backbone, content, styles, style_blend=args.style_blend, **weights)
-    with warnings.catch_warnings():  # a non-finite loss is reported below, in one line
-        warnings.simplefilter("ignore", style.NonFiniteLossWarning)
-        result = transfer.run(args.init, args.optimizer, args.steps, args.learning_rate,
-                              seed=args.seed, verbose=not args.quiet)
-    image = style.combine_luminance_chroma(result.image, content) if args.preserve_color \
-        else result.image
+
+    def finish(image):
+        return style.combine_luminance_chroma(image, content) if args.preserve_color else image
+
+    saved = []
+
+    def save_progress(image, evaluations: int) -> None:
+        images.save_image(output, finish(image))  # atomic: OUT is never half-written
+        saved.append(evaluations)
+
+    try:
+        with warnings.catch_warnings():  # a non-finite loss is reported below, in one line
+            warnings.simplefilter("ignore", style.NonFiniteLossWarning)
+            result = transfer.run(start, args.optimizer, args.steps, args.learning_rate,
+                                  seed=args.seed, verbose=not args.quiet,
+                                  on_snapshot=save_progress, snapshot_every=args.save_every)
+    except KeyboardInterrupt:
+        if saved:
+            print(f"neuralart style: {output} holds the best image after {saved[-1]} "
+                  f"evaluations; run the same command with --resume to continue from it",
+                  file=sys.stderr)
+        raise
+    image = finish(result.image)
     images.save_image(output, image)
     final = result.losses["total"][-1] if result.losses["total"] else float("nan")
     print(f"wrote {output} ({image.shape[1]}x{image.shape[0]}, {len(result.losses['total'])} "
