@@ -87,7 +87,8 @@ class LBFGSResult:
 def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
              history: int = 10, lower: float | None = None, upper: float | None = None,
              sufficient_decrease: float = 1e-4, max_trials: int = 20,
-             tolerance: float = 1e-7) -> LBFGSResult:
+             tolerance: float = 1e-7,
+             callback: Callable[[np.ndarray], None] | None = None) -> LBFGSResult:
     """Minimise ``loss_and_gradient`` from ``x0`` with L-BFGS, within a budget of calls.
 
     Args:
@@ -104,6 +105,8 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
             if plain steepest descent cannot decrease the loss either).
         tolerance: stop once a step lowers the loss by less than this fraction of it
             (the default is about float32's resolution: smaller changes are round-off).
+        callback: called with the new ``x`` after every accepted step (not with the
+            line search's rejected trials), e.g. to draw the path.
 
     Returns:
         An :class:`LBFGSResult`.
@@ -150,6 +153,8 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
         converged = loss - new_loss <= tolerance * abs(loss)
         x, loss, gradient = candidate, new_loss, new_gradient
         iterations += 1
+        if callback is not None:
+            callback(x)
         if converged:
             message = f"the loss changed by less than {tolerance:g} of itself"
             break

@@ -104,8 +104,13 @@ def test_minimize_in_a_box_stops_on_the_faces():
 def test_minimize_rosenbrock_like_scipy():
     start = np.array([-1.2, 1.0, -0.5, 0.8], np.float32)
     function = lambda x: (rosen(x.astype(np.float64)), rosen_der(x.astype(np.float64)))
-    result = lbfgs.minimize(function, start, 400)
+    path = []
+    result = lbfgs.minimize(function, start, 400, callback=path.append)
     np.testing.assert_allclose(result.x, np.ones(4), atol=2e-3)
+    assert len(path) == result.iterations  # one call per accepted step, none for trials
+    path_losses = [rosen(x.astype(np.float64)) for x in path]
+    assert all(later < earlier for earlier, later in zip(path_losses, path_losses[1:]))
+    np.testing.assert_array_equal(path[-1], result.x)
     reference = scipy_minimize(function, start.astype(np.float64), jac=True, method="L-BFGS-B")
     assert result.evaluations <= 1.25 * reference.nfev  # 61 against SciPy's 55
     assert "stationary" in result.message

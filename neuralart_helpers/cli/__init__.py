@@ -20,6 +20,14 @@ class UsageError(ValueError):
     """A command-line argument that cannot work; the message says what to give instead."""
 
 
+def positive_int(text: str) -> int:
+    """An argparse ``type``: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are a single line on stderr, exit status 2."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuralart_helpers.cli import UsageError
+from neuralart_helpers.cli import UsageError, positive_int
 
 
 def _layer_weights(text: str) -> dict[str, float]:
@@ -20,13 +20,6 @@ def _layer_weights(text: str) -> dict[str, float]:
     if not weights:
         raise argparse.ArgumentTypeError("give at least one layer, e.g. fire5_concat=1,fire7_concat=2")
     return weights
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -49,9 +42,9 @@ def register(subparsers) -> None:
                         help="pixels moved per step (default 1.5)")
     parser.add_argument("--laplacian", type=int, nargs="?", const=4, default=0, metavar="LEVELS",
                         help="normalise the gradient per Laplacian band (default 4 levels)")
-    parser.add_argument("--tile", type=_positive_int, default=None, metavar="SIZE",
+    parser.add_argument("--tile", type=positive_int, default=None, metavar="SIZE",
                         help="compute gradients in randomly shifted tiles of SIZE px (flat memory)")
-    parser.add_argument("--max-dim", type=_positive_int, default=None, metavar="D",
+    parser.add_argument("--max-dim", type=positive_int, default=None, metavar="D",
                         help="shrink the photo so its longer side is at most D px first")
     parser.add_argument("--max-loss", type=float, default=None, help="stop an octave at this loss")
     parser.add_argument("--seed", type=int, default=0, help="seed of the tile shifts (default 0)")

@@ -7,7 +7,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from neuralart_helpers.cli import UsageError
+from neuralart_helpers.cli import UsageError, positive_int
 
 
 def _blend(text: str) -> list[float]:
@@ -17,13 +17,6 @@ def _blend(text: str) -> list[float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers "
                                          f"(e.g. 0.7,0.3)") from None
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 # The choices of neuralart_helpers.style (not imported here: it loads TensorFlow, and
@@ -48,9 +41,9 @@ def register(subparsers) -> None:
                         help="one weight per style image (default: equal)")
     parser.add_argument("--backbone", default="squeezenet",
                         choices=["squeezenet", "inception_v3", "vgg19"])
-    parser.add_argument("--max-dim", type=_positive_int, default=256, metavar="D",
+    parser.add_argument("--max-dim", type=positive_int, default=256, metavar="D",
                         help="shrink the photo so its longer side is at most D px (default 256)")
-    parser.add_argument("--steps", type=_positive_int, default=150, metavar="K",
+    parser.add_argument("--steps", type=positive_int, default=150, metavar="K",
                         help="loss-and-gradient evaluations (default 150)")
     parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs",
                         help="adam, gd (normalised gradient descent), lbfgs (default) or "
@@ -69,7 +62,7 @@ def register(subparsers) -> None:
                         help="keep the photo's colours: the result's luminance (YIQ) with "
                              "the photo's chroma")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise start (default 0)")
-    parser.add_argument("--save-every", type=_positive_int, default=50, metavar="K",
+    parser.add_argument("--save-every", type=positive_int, default=50, metavar="K",
                         help="write the best image so far to OUT every K evaluations "
                              "(default 50), so an interrupted run keeps its progress")
     parser.add_argument("--resume", action="store_true",
