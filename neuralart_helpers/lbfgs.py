@@ -127,7 +127,8 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
         free = _free_mask(x, gradient, *box)
         direction = two_loop_direction(gradient * free, list(steps), list(changes)) * free
         if not vdot(gradient, direction) < 0:  # the curvature model went wrong: forget it
-            steps.clear(), changes.clear()
+            steps.clear()
+            changes.clear()
             direction = -gradient * free
             if not vdot(gradient, direction) < 0:
                 message = "the projected gradient is zero: a stationary point"
@@ -141,7 +142,8 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
             if not steps:
                 message = "the line search found no lower loss along the steepest descent"
                 break
-            steps.clear(), changes.clear()
+            steps.clear()  # the curvature model led nowhere: start again from steepest descent
+            changes.clear()
             continue
         candidate, new_loss, new_gradient = found
         # Curvature only along the pixels that could move, and only if it is positive,

@@ -9,7 +9,7 @@ in this order:
    (L1, L2 and power-1.25 forms) and :func:`total_loss`.
 2. :class:`StyleTransfer`, which computes the content targets and the style
    Gram matrices once, compiles ``loss -> gradient`` once, and runs one of the
-   one of the optimisers: Adam (the TensorFlow tutorial), normalised gradient
+   optimisers: Adam (the TensorFlow tutorial), normalised gradient
    descent with learning-rate decay (the Gluon tutorial) and L-BFGS (Gatys et al.):
    the course's own (:mod:`neuralart_helpers.lbfgs`) or SciPy's L-BFGS-B through
    ``scipy.optimize.minimize``.
@@ -485,8 +485,8 @@ class StyleTransfer:
             recorder.record(parts, candidate)
             return float(parts["total"]), gradient.numpy()
 
-        box = (0.0, 255.0) if bounded else (None, None)
-        lbfgs.minimize(objective, image, num_steps, history=history, lower=box[0], upper=box[1])
+        lower, upper = (0.0, 255.0) if bounded else (None, None)
+        lbfgs.minimize(objective, image, num_steps, history=history, lower=lower, upper=upper)
 
     def _run_scipy_lbfgs(self, image, num_steps, learning_rate, recorder, history: int = 10,
                          bounded: bool = True):
