@@ -1,5 +1,6 @@
 """Every exercise's check passes on the reference solution and fails on the student's stub."""
 
+import ast
 from pathlib import Path
 
 import nbformat
@@ -31,6 +32,27 @@ def test_check_passes_on_reference_and_fails_on_stub(path, solution, check):
     assert "NotImplementedError" in stub
     with pytest.raises((NotImplementedError, AssertionError)):
         exercises.run_exercise(notebook, stub, check)
+    # A stub fails any check that calls it; a nearly right answer must fail too, so the
+    # check really compares numbers: every function's result nudged by 1 % fails it.
+    with pytest.raises(AssertionError):
+        exercises.run_exercise(notebook, reference + nudge_results(reference), check)
+
+
+def nudge_results(source: str) -> str:
+    """Code that wraps every function ``source`` defines so its results are 1 % off."""
+    names = [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+    assert names, "a solution cell defines no function"
+    return f"""
+
+def _nudged(value):
+    if isinstance(value, (tuple, list)):
+        return type(value)(_nudged(item) for item in value)
+    return value * 1.01 + 0.01
+
+for _name in {names!r}:
+    globals()[_name] = (lambda function: lambda *args, **kwargs:
+                        _nudged(function(*args, **kwargs)))(globals()[_name])
+"""
 
 
 def test_stub_keeps_signature_and_docstring():
