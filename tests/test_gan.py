@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from neuralart_helpers import data, gan, metrics
+from neuralart_helpers import images as image_io
 from neuralart_helpers.cli import main
 
 
@@ -206,12 +207,19 @@ def test_image_grid_and_snapshots(real_images, tmp_path):
     np.testing.assert_allclose(grid[2:30, 2:30, 0], data.unscale_images(real_images[0])[..., 0])
     assert grid[0, 0, 0] == 255.0 and grid[40, 100, 1] == 255.0  # padding and the empty tile
     np.testing.assert_array_equal(gan.fixed_noise(4, seed=3), gan.fixed_noise(4, seed=3))
+    assert not np.array_equal(gan.fixed_noise(4, seed=3), gan.fixed_noise(4, seed=4))
 
     model = gan.build_gan("mlp", seed=0)
     snapshots = gan.GridSnapshots(gan.fixed_noise(16), folder=tmp_path)
     gan.train_gan(model, real_images[:256], epochs=2, verbose=0, callbacks=[snapshots])
     assert len(snapshots.frames) == 2 and snapshots.frames[0].shape == (122, 122, 3)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    # The last frame is the trained generator's drawing of the fixed noise, saved as 8 bits.
+    expected = gan.image_grid(model.generate(gan.fixed_noise(16)), 4)
+    np.testing.assert_allclose(snapshots.frames[-1], expected, atol=1e-3)
+    np.testing.assert_allclose(image_io.load_image(tmp_path / "epoch_002.png"), np.round(expected),
+                               atol=1.0)
+    assert not np.allclose(snapshots.frames[0], snapshots.frames[1])  # training moved it
 
 
 MIRRORED_SCRIPT = textwrap.dedent("""

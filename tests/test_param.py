@@ -75,6 +75,10 @@ def test_frequency_scale_weights_low_frequencies_most():
     assert np.all(np.diff(scale[0, 1:]) < 0)  # falls as 1/f along a row
     assert scale[0, 1] == pytest.approx(np.sqrt(96) * 12, rel=1e-5)  # f = 1/12 equals the floor
     assert scale[0, 6] == pytest.approx(np.sqrt(96) * 2, rel=1e-5)  # Nyquist f = 1/2
+    # Down the columns too: fftfreq(8) = 0, 1/8, 1/4, 3/8, -1/2, -3/8, -1/4, -1/8.
+    assert scale[4, 0] == pytest.approx(np.sqrt(96) * 2, rel=1e-5)
+    assert scale[1, 0] == scale[7, 0] == pytest.approx(np.sqrt(96) * 8, rel=1e-5)
+    assert scale[1, 1] == pytest.approx(np.sqrt(96) / np.hypot(1 / 8, 1 / 12), rel=1e-5)
 
 
 def test_decorrelate_colors_applies_the_normalised_matrix():

@@ -28,6 +28,17 @@ def test_split_merge_reconstructs_exactly(shape):
     assert float(tf.reduce_max(tf.abs(pyramid.lap_merge(bands) - image))) < 1e-5 * 255
 
 
+def test_split_blurs_a_checkerboard_away():
+    # Exact reconstruction holds for any downsampling; what makes it a Laplacian pyramid is
+    # the binomial blur: it removes a +-1 checkerboard (the highest frequency) entirely, so
+    # away from the border the low band is 0 and the high band is the whole board.
+    rows, cols = np.indices((16, 16))
+    board = np.repeat(np.where((rows + cols) % 2 == 0, 1.0, -1.0)[..., None], 3, axis=2)
+    low, high = pyramid.lap_split(tf.constant(board, tf.float32))
+    np.testing.assert_allclose(low.numpy()[1:-1, 1:-1], 0.0, atol=1e-6)
+    np.testing.assert_allclose(high.numpy()[4:-4, 4:-4], board[4:-4, 4:-4], atol=1e-5)
+
+
 def test_band_sizes_halve_rounding_up():
     bands = pyramid.lap_split_n(_image(37, 50), 3)
     assert [tuple(band.shape[:2]) for band in bands] == [(5, 7), (10, 13), (19, 25), (37, 50)]

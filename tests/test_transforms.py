@@ -73,8 +73,14 @@ def test_standard_transforms_are_seeded_and_random(images):
 
 
 def test_compose_applies_in_order(images):
-    padded_then_cropped = transforms.compose([transforms.pad(4), transforms.jitter(2)])(images, seed(0))
-    assert padded_then_cropped.shape == (2, 26, 30, 3)
+    pad, jitter = transforms.pad(4), transforms.jitter(2)
+    composed = transforms.compose([pad, jitter])(images, seed(0)).numpy()
+    fold = tf.random.experimental.stateless_fold_in
+    by_hand = jitter(pad(images, fold(seed(0), 0)), fold(seed(0), 1)).numpy()
+    np.testing.assert_array_equal(composed, by_hand)
+    reversed_order = transforms.compose([jitter, pad])(images, seed(0)).numpy()
+    assert composed.shape == reversed_order.shape == (2, 26, 30, 3)
+    assert not np.array_equal(composed, reversed_order)  # the order matters, and is kept
     assert transforms.compose([])(images, seed(0)) is images
 
 
