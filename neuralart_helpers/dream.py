@@ -150,7 +150,7 @@ def gradient_ascent(model: DreamModel, image, steps: int, step_size: float = 1.5
     losses: list[float] = []
     for step in range(steps):
         if tiled:
-            shift = tuple(int(s) for s in rng.integers(0, tile_size, size=2))
+            shift = render.random_shift(tile_size, rng)
             loss, gradient = model.gradient(image, tile_size, shift)
             new_image = take_step(image, gradient, size, laplacian_levels)
         else:

@@ -91,7 +91,7 @@ def _select_batch(activations: tf.Tensor, batch: int | None) -> tf.Tensor:
 
 
 def channel(layer: str, index: int, batch: int | None = None) -> Objective:
-    """Mean activation of channel ``index`` of ``layer``: the target of the naive DeepDream render.
+    """Mean activation of channel ``index`` of ``layer``: what feature visualisation maximises.
 
     $$\\mathcal{L}(x) = \\frac{1}{hw} \\sum_{i,j} a_{ij,c}(x)$$
 

@@ -17,7 +17,7 @@ Three ways to render:
   of an image of any size, one tile at a time, after rolling the image by a
   random shift so the tile seams move at every step. Memory stays flat in the
   image size. DeepDream (chapters 02_deepdream_octaves, 03_deepdream_laplacian)
-  reuses :func:`random_roll`, :func:`unroll` and :func:`tiled_gradient`.
+  reuses :func:`random_shift` and :func:`tiled_loss_and_gradient`.
 """
 
 from __future__ import annotations
