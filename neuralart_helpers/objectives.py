@@ -137,9 +137,6 @@ def layer_l2(layer: str, batch: int | None = None) -> Objective:
     return Objective(mean_square, [layer], f"L2({layer})")
 
 
-mean_square = layer_l2  # the name DeepDream texts use for the same loss
-
-
 def gram_similarity(activations: tf.Tensor) -> tf.Tensor:
     """Mean cosine similarity between the Gram matrices of every pair of images in a batch.
 

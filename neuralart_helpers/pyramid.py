@@ -80,8 +80,12 @@ def lap_merge(bands: list[tf.Tensor]) -> tf.Tensor:
     return image
 
 
-def normalize_std(tensor: tf.Tensor, epsilon: float = 1e-10) -> tf.Tensor:
-    """Divide by the root mean square, so the result has unit scale (RMS 1)."""
+def normalize_rms(tensor: tf.Tensor, epsilon: float = 1e-10) -> tf.Tensor:
+    """Divide by the root mean square, so the result has unit scale (RMS 1).
+
+    The seed articles call this ``normalize_std``; for a band of a Laplacian pyramid,
+    whose mean is about 0, the two are nearly the same.
+    """
     rms = tf.sqrt(tf.reduce_mean(tf.square(tensor)))
     return tensor / tf.maximum(rms, epsilon)
 
@@ -92,5 +96,5 @@ def lap_normalize(gradient: tf.Tensor, levels: int = 4) -> tf.Tensor:
     Every frequency band then contributes equally, instead of the finest
     (noisiest) band dominating the step.
     """
-    return lap_merge([normalize_std(band) for band in lap_split_n(gradient, levels)])
+    return lap_merge([normalize_rms(band) for band in lap_split_n(gradient, levels)])
 

@@ -33,7 +33,7 @@ import tensorflow as tf
 from neuralart_helpers.backbones import Backbone
 from neuralart_helpers.images import resize
 from neuralart_helpers.objectives import Objective
-from neuralart_helpers.param import ImageParam, pixel_image
+from neuralart_helpers.param import ImageParam, grey_noise, pixel_image
 from neuralart_helpers.transforms import Transform, compose
 
 ValueFunction = Callable[[tf.Tensor], tf.Tensor]
@@ -278,7 +278,7 @@ def render_octaves(objective: Objective, backbone: Backbone, size: int, num_octa
         raise RenderError("Tiled rendering works on one image without transforms: with tile_size, "
                           "leave transforms empty and batch at 1.")
     value_fn = value_function(objective, backbone)
-    images = pixel_image(sides[0], sides[0], batch, seed=seed).to_image().numpy()
+    images = grey_noise(sides[0], sides[0], batch, seed=seed)
     values, snapshots, largest_gradient = [], [], np.zeros(batch, np.float32)
     for octave, side in enumerate(sides):
         if octave > 0:

@@ -43,7 +43,6 @@ def test_neuron_reads_the_centre_unit_or_a_given_one(activations):
 def test_layer_l2_is_the_mean_square(activations):
     array = activations["b"].numpy()
     assert float(objectives.layer_l2("b")(activations)) == pytest.approx(np.mean(array ** 2), rel=1e-5)
-    assert objectives.mean_square is objectives.layer_l2
 
 
 def test_objectives_compose_as_weighted_sums(activations):
