@@ -34,7 +34,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import images, lbfgs
+from neuralart_helpers import dream, images, lbfgs
 from neuralart_helpers.backbones import Backbone
 
 OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
@@ -202,9 +202,11 @@ def normalized_gradient_update(image: tf.Tensor, gradient: tf.Tensor,
     """Gradient descent with the gradient divided by its mean absolute value.
 
     Every step then moves pixels by about ``learning_rate`` whatever the scale of
-    the loss, so one learning rate works for all weights and backbones.
+    the loss, so one learning rate works for all weights and backbones. It is
+    DeepDream's normalisation (:func:`neuralart_helpers.dream.normalize_gradient`),
+    used to go down instead of up.
     """
-    return image - learning_rate * gradient / (tf.reduce_mean(tf.abs(gradient)) + 1e-8)
+    return image - learning_rate * dream.normalize_gradient(gradient)
 
 
 def decayed_learning_rate(initial_rate: float, step: int, num_steps: int,

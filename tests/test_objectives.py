@@ -70,8 +70,14 @@ def test_gram_similarity_is_one_for_identical_images_and_lower_for_different_one
     one = rng.uniform(size=(1, 6, 6, 5)).astype(np.float32)
     same = tf.constant(np.concatenate([one, one, 2.0 * one]))  # cosine ignores the scale
     assert float(objectives.gram_similarity(same)) == pytest.approx(1.0, abs=1e-5)
-    mixed = tf.constant(np.concatenate([one, rng.uniform(size=(1, 6, 6, 5)).astype(np.float32) ** 4]))
-    assert float(objectives.gram_similarity(mixed)) < 0.99
+    # Three different images: the mean of the 3 pairwise cosines between flattened Grams.
+    batch = rng.uniform(size=(3, 6, 6, 5)).astype(np.float32) ** np.array([1, 4, 8])[:, None, None, None]
+    grams = [(image.reshape(-1, 5).T @ image.reshape(-1, 5)).ravel() for image in batch]
+    cosine = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    expected = np.mean([cosine(grams[0], grams[1]), cosine(grams[0], grams[2]),
+                        cosine(grams[1], grams[2])])
+    assert expected < 0.99
+    assert float(objectives.gram_similarity(tf.constant(batch))) == pytest.approx(expected, rel=1e-5)
     assert float(objectives.diversity("x")({"x": same})) == pytest.approx(-1.0, abs=1e-5)
 
 

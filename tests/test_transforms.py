@@ -84,6 +84,18 @@ def test_compose_applies_in_order(images):
     assert transforms.compose([])(images, seed(0)) is images
 
 
+def test_the_gradient_of_a_jitter_is_its_crop_window(images):
+    # sum(crop) has gradient 1 on the 17x21 window the crop kept and 0 elsewhere.
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        value = tf.reduce_sum(transforms.jitter(3)(images, seed(4)))
+    gradient = tape.gradient(value, images).numpy()
+    assert set(np.unique(gradient)) == {0.0, 1.0}
+    assert gradient.sum() == 2 * 17 * 21 * 3
+    rows, cols = np.nonzero(gradient[0, :, :, 0])
+    assert rows.max() - rows.min() + 1 == 17 and cols.max() - cols.min() + 1 == 21
+
+
 def test_gradients_flow_through_every_transform(images):
     composed = transforms.compose(transforms.standard_transforms())
     with tf.GradientTape() as tape:
