@@ -17,14 +17,14 @@ import gzip
 import hashlib
 import os
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from neuralart_helpers.errors import AssetError
+from neuralart_helpers.files import atomic_write
 
-class AssetError(ValueError):
-    """An asset is missing, corrupt, or cannot be downloaded. The message says how to fix it."""
+
 
 
 @dataclass(frozen=True)
@@ -211,14 +211,7 @@ def seed_from_folder(name: str, folder: str | os.PathLike) -> Path | None:
     asset = get_asset(name)
     for candidate in sorted(Path(folder).rglob(asset.filename)):
         if candidate.is_file() and is_valid(asset, candidate):
-            target = cache_path(asset)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False,
-                                             prefix=f".{asset.filename}.") as tmp:
-                with open(candidate, "rb") as source:
-                    shutil.copyfileobj(source, tmp)
-            os.replace(tmp.name, target)
-            return target
+            return atomic_write(cache_path(asset), lambda tmp: shutil.copyfile(candidate, tmp))
     return None
 
 

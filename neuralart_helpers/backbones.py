@@ -21,22 +21,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from neuralart_helpers.errors import AssetError, ImageTooSmallError, LayerNameError, NeuralArtError
+
 BACKBONES = ("squeezenet", "inception_v3", "vgg19")
 
 # ImageNet channel means in BGR order, used by Caffe-trained models (SqueezeNet, VGG).
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
-class LayerNameError(ValueError):
-    """A layer name that the backbone does not have; the message lists the valid ones."""
 
 
-class ImageTooSmallError(ValueError):
-    """An input smaller than the backbone's minimum size."""
 
 
-class WeightsUnavailableError(ValueError):
-    """Pretrained weights could not be found or downloaded; the message says where to put them."""
 
 
 # ---------------------------------------------------------------- preprocessing
@@ -118,7 +114,7 @@ def _weights_path(weights: str) -> str:
     try:
         return str(assets.fetch("squeezenet_weights"))
     except assets.AssetError as error:
-        raise WeightsUnavailableError(str(error)) from None
+        raise AssetError(str(error)) from None
 
 
 def load_squeezenet_weights(model: keras.Model, path: str) -> None:
@@ -201,6 +197,21 @@ class Backbone:
                 f"A {height}x{width} image is too small for {self.name}: both sides must be "
                 f"at least {self.min_size} pixels. Use a larger image (or fewer octaves).")
 
+    def features(self, pixels, layers: Sequence[str]) -> dict[str, tf.Tensor]:
+        """Activations ``{layer: (B, h, w, C)}`` of pixel images, preprocessing included.
+
+        Args:
+            pixels: ``(H, W, 3)`` or ``(B, H, W, 3)`` RGB in ``[0, 255]`` (array or tensor;
+                one image gets a batch axis of 1).
+            layers: the layer names to read.
+
+        Differentiable with respect to ``pixels`` (use it inside a ``GradientTape``).
+        """
+        pixels = tf.convert_to_tensor(pixels, tf.float32)
+        if pixels.shape.rank == 3:
+            pixels = pixels[None]
+        return self.extractor(layers)(self.preprocess(pixels), training=False)
+
     def extractor(self, layers: Sequence[str]) -> keras.Model:
         """A model mapping a preprocessed batch to ``{layer_name: activations}``.
 
@@ -229,7 +240,7 @@ def load_backbone(name: str = "squeezenet", weights: str | None = "imagenet") ->
 
     Raises:
         ValueError: unknown name.
-        WeightsUnavailableError: the ImageNet weights are not cached and cannot be
+        AssetError: the ImageNet weights are not cached and cannot be
             downloaded; the message says where to put the file.
     """
     if name == "squeezenet":
@@ -259,7 +270,7 @@ def load_backbone(name: str = "squeezenet", weights: str | None = "imagenet") ->
             content_layer="block5_conv2",
             visualize_layers=("block2_conv2", "block4_conv1", "block5_conv3"))
     else:
-        raise ValueError(f"Unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}.")
+        raise NeuralArtError(f"Unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}.")
     model.trainable = False
     return backbone
 
@@ -272,7 +283,7 @@ def _keras_application(constructor, label: str, weights: str | None) -> keras.Mo
             raise
         from neuralart_helpers.assets import keras_home
 
-        raise WeightsUnavailableError(
+        raise AssetError(
             f"The ImageNet weights of {label} could not be downloaded ({str(error).splitlines()[0]}). "
             f"On a machine with internet run `python -c \"import keras; "
             f"keras.applications.{label}(include_top=False)\"` and copy the .h5 file it "

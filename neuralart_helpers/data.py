@@ -11,6 +11,7 @@ import gzip
 import numpy as np
 
 from neuralart_helpers import assets
+from neuralart_helpers.errors import NeuralArtError
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -43,7 +44,7 @@ def load_fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
             the message says where to put them (or to install ``dataset-fashion-mnist``).
     """
     if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+        raise NeuralArtError(f"split must be 'train' or 'test', got {split!r}.")
     try:
         images = read_idx(assets.fetch(f"fashion_{split}_images"))
         labels = read_idx(assets.fetch(f"fashion_{split}_labels"))
@@ -69,7 +70,7 @@ def scale_images(images) -> np.ndarray:
     if images.ndim == 3:
         images = images[..., np.newaxis]
     if images.ndim != 4 or images.shape[-1] != 1:
-        raise ValueError(f"Expected grayscale images of shape (N, H, W) or (N, H, W, 1), "
+        raise NeuralArtError(f"Expected grayscale images of shape (N, H, W) or (N, H, W, 1), "
                          f"got {images.shape}.")
     return images / 127.5 - 1.0
 
@@ -110,7 +111,7 @@ def gan_dataset(images, batch_size: int = 128, seed: int = 0, first_epoch: int =
     import tensorflow as tf
 
     if batch_size < 1 or len(images) < batch_size:
-        raise ValueError(f"batch_size must be between 1 and the number of images "
+        raise NeuralArtError(f"batch_size must be between 1 and the number of images "
                          f"({len(images)}), got {batch_size}.")
     images = tf.convert_to_tensor(images, dtype=tf.float32)
     num_images = int(images.shape[0])

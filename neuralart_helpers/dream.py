@@ -4,25 +4,24 @@ Taught in chapters 02 (``02_deepdream_octaves``: the loss, the ascent, octaves
 with lost-detail reinjection, tiling) and 03 (``03_deepdream_laplacian``:
 Laplacian-normalised gradients, see ``pyramid``). Mordvintsev et al. 2015.
 
-Images are ``(H, W, 3)`` float32 tensors in pixel space ``[0, 255]``; the
-backbone's preprocessing happens inside the loss, so step sizes are in pixels
-and mean the same for every backbone.
+Images are ``(H, W, 3)`` float32 in pixel space ``[0, 255]`` (NumPy arrays or
+tensors in, NumPy arrays out); the backbone's preprocessing happens inside the
+loss, so step sizes are in pixels and mean the same for every backbone. The loop,
+the octave schedule, the tiles and the resize are the shared ones of ``ascent``,
+``octaves``, ``tiling`` and ``images``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Mapping, NamedTuple, Sequence
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import pyramid, render
-from neuralart_helpers.backbones import Backbone, ImageTooSmallError
-
-
-class NonFiniteLossError(ValueError):
-    """The dream loss became NaN or infinite."""
+from neuralart_helpers import ascent, octaves, pyramid, tiling
+from neuralart_helpers.backbones import Backbone
+from neuralart_helpers.errors import NeuralArtError
+from neuralart_helpers.images import resize
 
 
 # ------------------------------------------------------------------ the loss
@@ -52,10 +51,10 @@ def dream_loss(features: Mapping[str, tf.Tensor], layer_weights: Mapping[str, fl
 
 
 class DreamModel:
-    """A backbone and the layers to exaggerate, with the loss gradient compiled once per image shape.
+    """A backbone and the layers to exaggerate, with the loss gradient compiled once.
 
-    ``loss_and_gradient`` is a ``tf.function``: it is traced the first time it sees
-    an image shape and reused for every later step (and later call) at that shape.
+    ``loss_and_gradient`` and ``ascent_step`` are ``tf.function`` objects traced the
+    first time they see an image shape and reused for every later step at that shape.
     """
 
     def __init__(self, backbone: Backbone, layer_weights: Mapping[str, float] | None = None,
@@ -64,18 +63,17 @@ class DreamModel:
         backbone.check_layers(list(layer_weights))
         bad = {name: w for name, w in layer_weights.items() if not np.isfinite(w) or w == 0}
         if bad:
-            raise ValueError(f"Layer weights must be finite and non-zero, got {bad}.")
+            raise NeuralArtError(f"Layer weights must be finite and non-zero, got {bad}.")
         self.backbone = backbone
         self.layer_weights = layer_weights
         self.border = border
-        self.extractor = backbone.extractor(list(layer_weights))
         self.loss_and_gradient = tf.function(self._loss_and_gradient)
         self.ascent_step = tf.function(self._ascent_step)
-        self._tile_loss = self.loss  # one bound-method object, so render caches its compiled gradient
+        self.tile_loss_and_gradient = ascent.compiled_gradient(self.loss)
 
     def loss(self, pixels: tf.Tensor) -> tf.Tensor:
         """Dream loss of a ``(1, h, w, 3)`` batch in ``[0, 255]``."""
-        features = self.extractor(self.backbone.preprocess(pixels))
+        features = self.backbone.features(pixels, list(self.layer_weights))
         return dream_loss(features, self.layer_weights, self.border)
 
     def _loss_and_gradient(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -90,19 +88,22 @@ class DreamModel:
         loss, gradient = self._loss_and_gradient(image)
         return loss, take_step(image, gradient, step_size, laplacian_levels)
 
-    def gradient(self, image: tf.Tensor, tile_size: int | None = None,
+    def gradient(self, image, tile_size: int | None = None,
                  shift: tuple[int, int] | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """``(loss, gradient)`` of a ``(H, W, 3)`` image, tile by tile when it is larger than ``tile_size``.
 
-        With tiles the loss is the sum of the tiles' losses, and memory stays flat
-        however large the image; ``shift`` rolls the image first so seams move.
+        With tiles the loss is the area-weighted average of the tiles' losses
+        (:func:`neuralart_helpers.tiling.tiled_loss_and_gradient`), which is the
+        whole image's loss up to the seams; memory stays flat however large the
+        image; ``shift`` rolls the image first so seams move.
         """
-        height, width = image.shape[:2]
-        if tile_size is None or max(height, width) <= tile_size:
+        image = tf.convert_to_tensor(image, tf.float32)
+        if tile_size is None or max(image.shape[:2]) <= tile_size:
             return self.loss_and_gradient(image)
-        loss, gradient = render.tiled_loss_and_gradient(self._tile_loss, image, tile_size, shift,
-                                                        min_tile=self.backbone.min_size)
-        return tf.constant(loss), tf.constant(gradient)
+        tiling.check_tile_size(tile_size, self.backbone.min_size, self.backbone.name)
+        loss, gradient = tiling.tiled_loss_and_gradient(self.tile_loss_and_gradient,
+                                                        image.numpy(), tile_size, shift)
+        return tf.constant(loss, tf.float32), tf.constant(gradient)
 
 
 # ------------------------------------------------------------------ gradient ascent
@@ -111,151 +112,122 @@ class DreamModel:
 def normalize_gradient(gradient: tf.Tensor, laplacian_levels: int = 0) -> tf.Tensor:
     """Scale a gradient so one step moves pixels by about ``step_size``.
 
-    ``laplacian_levels == 0``: divide by the mean absolute value (chapter 02).
+    ``laplacian_levels == 0``: divide by the mean absolute value
+    (:func:`neuralart_helpers.ascent.normalize_by_mean_abs`, chapter 02).
     ``> 0``: normalise each Laplacian band on its own, then merge (chapter 03).
     """
     if laplacian_levels > 0:
         return pyramid.lap_normalize(gradient, laplacian_levels)
-    return gradient / tf.maximum(tf.reduce_mean(tf.abs(gradient)), 1e-20)  # 0 stays 0
+    return ascent.normalize_by_mean_abs(gradient)
 
 
 def take_step(image: tf.Tensor, gradient: tf.Tensor, step_size, laplacian_levels: int = 0) -> tf.Tensor:
     """Move ``step_size`` pixels up the normalised gradient and clip to ``[0, 255]``."""
-    step = step_size * normalize_gradient(gradient, laplacian_levels)
-    return tf.clip_by_value(image + step, 0.0, 255.0)
+    return ascent.clip_pixels(image + step_size * normalize_gradient(gradient, laplacian_levels))
 
 
-def gradient_ascent(model: DreamModel, image, steps: int, step_size: float = 1.5,
+class DreamResult(NamedTuple):
+    """What :func:`gradient_ascent` and :func:`dream` return (unpack as ``image, losses = ...``).
+
+    Attributes:
+        image: ``(H, W, 3)`` float32 NumPy array in ``[0, 255]``.
+        losses: the loss before each step (:func:`gradient_ascent`), or one such list
+            per octave (:func:`dream`).
+        stopped: ``None``, or why the run stopped early (a non-finite loss).
+    """
+
+    image: np.ndarray
+    losses: list
+    stopped: str | None = None
+
+
+def _step_function(model: DreamModel, height: int, width: int, step_size: float,
+                   laplacian_levels: int, tile_size: int | None, rng: np.random.Generator):
+    """``step(image, index) -> (loss, new image)`` for :func:`neuralart_helpers.ascent.run`."""
+    size = tf.constant(step_size, tf.float32)  # a tensor, so a new step size never re-traces
+    if tile_size is None or max(height, width) <= tile_size:
+        return lambda image, index: model.ascent_step(image, size, laplacian_levels)
+
+    def tiled_step(image: tf.Tensor, index: int):
+        loss, gradient = model.gradient(image, tile_size, tiling.random_shift(tile_size, rng))
+        return loss, take_step(image, gradient, size, laplacian_levels)
+
+    return tiled_step
+
+
+def gradient_ascent(model: DreamModel, image, num_steps: int, step_size: float = 1.5,
                     laplacian_levels: int = 0, tile_size: int | None = None,
-                    max_loss: float | None = None, rng: np.random.Generator | None = None,
-                    callback: Callable[[int, tf.Tensor], None] | None = None,
-                    progress: keras.utils.Progbar | None = None) -> tuple[tf.Tensor, list[float]]:
-    """Climb the dream loss for ``steps`` steps (fewer if the loss passes ``max_loss``).
+                    max_loss: float | None = None, seed: int = 0,
+                    callbacks: Sequence[ascent.Callback] = (), verbose: bool = False,
+                    progress=None, rng: np.random.Generator | None = None) -> DreamResult:
+    """Climb the dream loss for ``num_steps`` steps (fewer if the loss passes ``max_loss``).
 
     Args:
         image: ``(H, W, 3)`` in ``[0, 255]``.
-        rng: source of the random tile shifts (seeded by the caller).
-        callback: called as ``callback(step, image)`` after every step.
+        seed: seeds the random tile shifts (or pass ``rng``, as :func:`dream` does).
+        callbacks: each called as ``callback(step, loss, image)`` after every step.
+        verbose, progress: a progress bar of its own, or an existing one to advance.
 
     Returns:
-        The new image (clipped to ``[0, 255]``) and the loss before each step.
-
-    Raises:
-        NonFiniteLossError: the loss became NaN or infinite (lower ``step_size``).
+        :class:`DreamResult`. A NaN or infinite loss stops the climb with a
+        :class:`~neuralart_helpers.errors.NonFiniteLossWarning` and keeps the last
+        image whose loss was finite.
     """
     image = tf.convert_to_tensor(image, tf.float32)
-    rng = rng if rng is not None else np.random.default_rng(0)
-    tiled = tile_size is not None and max(image.shape[:2]) > tile_size
-    size = tf.constant(step_size, tf.float32)  # a tensor, so a new step size never re-traces
-    losses: list[float] = []
-    for step in range(steps):
-        if tiled:
-            shift = render.random_shift(tile_size, rng)
-            loss, gradient = model.gradient(image, tile_size, shift)
-            new_image = take_step(image, gradient, size, laplacian_levels)
-        else:
-            loss, new_image = model.ascent_step(image, size, laplacian_levels)
-        loss = float(loss)
-        if not np.isfinite(loss):
-            raise NonFiniteLossError(f"The dream loss became {loss} at step {step}; lower the "
-                                     f"step size (now {step_size}) or the layer weights.")
-        if max_loss is not None and loss > max_loss:
-            break
-        losses.append(loss)
-        image = new_image
-        if callback is not None:
-            callback(step, image)
-        if progress is not None:
-            progress.add(1, [("loss", loss)])
-    return image, losses
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    step = _step_function(model, *image.shape[:2], step_size, laplacian_levels, tile_size, rng)
+    stops = [] if max_loss is None else [lambda index, loss, new_image: loss > max_loss]
+    result = ascent.run(step, image, num_steps, callbacks=[*stops, *callbacks],
+                        verbose=verbose, progress=progress)
+    return DreamResult(np.asarray(result.state, np.float32), result.values, result.stopped)
 
 
 # ------------------------------------------------------------------ octaves
 
 
-def octave_shapes(height: int, width: int, octaves: int, octave_scale: float) -> list[tuple[int, int]]:
-    """Image sizes from the smallest octave to the full size.
-
-    Octave ``i`` (counting down from the full image) is ``1 / octave_scale**i`` times smaller.
-    """
-    if octaves < 1:
-        raise ValueError(f"octaves must be at least 1, got {octaves}.")
-    if not octave_scale > 1:
-        raise ValueError(f"octave_scale must be greater than 1 (e.g. 1.4), got {octave_scale}.")
-    return [(round(height / octave_scale ** i), round(width / octave_scale ** i))
-            for i in reversed(range(octaves))]
-
-
-def check_octaves(backbone: Backbone, height: int, width: int, octaves: int,
-                  octave_scale: float) -> None:
-    """Raise ``ImageTooSmallError`` if the smallest octave is below the backbone's minimum size."""
-    small_h, small_w = octave_shapes(height, width, octaves, octave_scale)[0]
-    if min(small_h, small_w) >= backbone.min_size:
-        return
-    fitting = 0
-    while min(height, width) / octave_scale ** fitting >= backbone.min_size:
-        fitting += 1
-    advice = (f"at most {fitting} octaves fit at scale {octave_scale}" if fitting
-              else f"enlarge the image to at least {backbone.min_size} px")
-    raise ImageTooSmallError(
-        f"With {octaves} octaves at scale {octave_scale}, a {height}x{width} image shrinks to "
-        f"{small_h}x{small_w}, below the {backbone.min_size} px that {backbone.name} needs; "
-        f"{advice}.")
-
-
-def resize(image: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
-    """Bilinear resize of a ``(H, W, 3)`` tensor to ``shape`` (antialiased when shrinking)."""
-    return tf.image.resize(image, shape, method="bilinear", antialias=True)
-
-
-def lost_detail(original: tf.Tensor, shrunk: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
+def lost_detail(original, shrunk, shape: tuple[int, int]) -> np.ndarray:
     """What shrinking threw away: the original at ``shape`` minus the shrunk original blown up to ``shape``."""
-    return resize(original, shape) - resize(shrunk, shape)
+    return resize(original, *shape) - resize(shrunk, *shape)
 
 
-def dream(model: DreamModel, image, octaves: int = 3, octave_scale: float = 1.4,
-          steps: int = 20, step_size: float = 1.5, laplacian_levels: int = 0,
+def dream(model: DreamModel, image, num_octaves: int = 3, octave_scale: float = 1.4,
+          num_steps: int = 20, step_size: float = 1.5, laplacian_levels: int = 0,
           tile_size: int | None = None, max_loss: float | None = None, seed: int = 0,
-          callback: Callable[[int, int, tf.Tensor], None] | None = None,
-          verbose: bool = True) -> tuple[np.ndarray, list[list[float]]]:
+          verbose: bool = True) -> DreamResult:
     """The full DeepDream: dream at each octave, smallest first, re-injecting lost detail.
 
     At each octave the dream so far is enlarged to the next size and the detail
     that shrinking removed from the *original* at that size is added back, so
-    the photo stays sharp while the dream grows. With ``steps=0`` the result is
-    the original image (up to float rounding).
+    the photo stays sharp while the dream grows. With ``num_steps=0`` the result
+    is the original image (up to float rounding).
 
     Args:
         image: ``(H, W, 3)`` in ``[0, 255]``.
-        octaves, octave_scale: how many sizes, and the ratio between them (> 1).
-        steps, step_size: ascent steps per octave, and pixels moved per step.
+        num_octaves, octave_scale: how many sizes, and the ratio between them
+            (:func:`neuralart_helpers.octaves.octave_shapes`).
+        num_steps, step_size: ascent steps per octave, and pixels moved per step.
         laplacian_levels: 0 for plain normalisation, else Laplacian bands (ch. 03).
         tile_size: compute gradients in tiles of this size (randomly shifted).
         max_loss: stop an octave early once the loss passes it.
         seed: seeds the tile shifts; the same seed gives the same dream.
-        callback: called as ``callback(octave, step, image)`` after every step.
 
     Returns:
-        The dream as a NumPy ``(H, W, 3)`` float32 array in ``[0, 255]``, and the
-        losses of each octave.
+        :class:`DreamResult` whose ``losses`` holds one list per octave.
     """
-    original = tf.convert_to_tensor(image, tf.float32)
-    height, width = original.shape[:2]
-    check_octaves(model.backbone, height, width, octaves, octave_scale)
-    if tile_size is not None and tile_size < model.backbone.min_size:
-        raise ValueError(f"tile_size {tile_size} is below {model.backbone.name}'s minimum input of "
-                         f"{model.backbone.min_size} px; use 256 or more.")
-    shapes = octave_shapes(height, width, octaves, octave_scale)
+    original = np.asarray(image, np.float32)
+    shapes = octaves.check_octaves(*original.shape[:2], num_octaves, octave_scale,
+                                   model.backbone.min_size, model.backbone.name)
+    if tile_size is not None:
+        tiling.check_tile_size(tile_size, model.backbone.min_size, model.backbone.name)
     rng = np.random.default_rng(seed)
-    progress = keras.utils.Progbar(steps * octaves, stateful_metrics=["loss"]) if verbose and steps else None
-    shrunk = resize(original, shapes[0])
-    dreamed = shrunk
-    history = []
-    for octave, shape in enumerate(shapes):
-        dreamed = resize(dreamed, shape) + lost_detail(original, shrunk, shape)
-        step_callback = (lambda step, img, octave=octave: callback(octave, step, img)) if callback else None
-        dreamed, losses = gradient_ascent(model, dreamed, steps, step_size, laplacian_levels,
-                                          tile_size, max_loss, rng, step_callback, progress)
-        history.append(losses)
-        shrunk = resize(original, shape)
-    return np.clip(dreamed.numpy(), 0, 255), history
+    progress = ascent.progress_bar(num_steps * num_octaves, verbose and num_steps > 0)
+    shrunk = dreamed = resize(original, *shapes[0])
+    history, stopped = [], None
+    for shape in shapes:
+        dreamed = resize(dreamed, *shape) + lost_detail(original, shrunk, shape)
+        result = gradient_ascent(model, dreamed, num_steps, step_size, laplacian_levels,
+                                 tile_size, max_loss, progress=progress, rng=rng)
+        dreamed, stopped = result.image, stopped or result.stopped
+        history.append(result.losses)
+        shrunk = resize(original, *shape)
+    return DreamResult(np.clip(dreamed, 0, 255), history, stopped)

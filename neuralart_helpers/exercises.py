@@ -15,6 +15,8 @@ from pathlib import Path
 
 import nbformat
 
+from neuralart_helpers.errors import NeuralArtError
+
 STUB_HEADER = "# Exercise: write the body of the function(s) below, then run the check cell.\n"
 
 
@@ -72,18 +74,18 @@ def student_edition(notebook):
 
 def write_student_edition(source_dir: str | Path, output_dir: str | Path) -> list[Path]:
     """Write the student edition of every ``*.ipynb`` in ``source_dir`` into ``output_dir``."""
-    from neuralart_helpers.images import _atomic_write
+    from neuralart_helpers.files import atomic_write
 
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     notebooks = sorted(source_dir.glob("*.ipynb"))
     if not notebooks:
-        raise ValueError(f"No notebooks (*.ipynb) in {source_dir}; pass the course's notebooks/ folder.")
+        raise NeuralArtError(f"No notebooks (*.ipynb) in {source_dir}; pass the course's notebooks/ folder.")
     if output_dir.resolve() == source_dir.resolve():
-        raise ValueError("The student edition must go to another folder than the notebooks themselves.")
+        raise NeuralArtError("The student edition must go to another folder than the notebooks themselves.")
     written = []
     for path in notebooks:
         edition = student_edition(nbformat.read(path, as_version=4))
-        written.append(_atomic_write(output_dir / path.name,
+        written.append(atomic_write(output_dir / path.name,
                                      lambda tmp, nb=edition: nbformat.write(nb, tmp)))
     return written
 

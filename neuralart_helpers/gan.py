@@ -23,6 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from neuralart_helpers import data, images as image_io
+from neuralart_helpers.errors import CheckpointError, NeuralArtError
+from neuralart_helpers.files import atomic_write_text
 
 LATENT_DIM = 100                 # length of the noise vector z (the seed article's choice)
 LEARNING_RATE = 2e-4             # Adam step size for both networks (Radford et al. 2015)
@@ -31,10 +33,10 @@ MODELS = ("mlp", "dcgan")
 UPSAMPLING = ("transpose", "resize")
 TRANSPOSE_KERNEL = 4             # DCGAN transposed convolutions: 4x4, divisible by the stride 2
 RESIZE_KERNEL = 3                # DCGAN convolutions after nearest-neighbour upsampling
+# A training run's settings (its config.json) when not given; `neuralart gan train` shows them.
+TRAIN_DEFAULTS = dict(model="mlp", seed=0, batch_size=128, upsampling="transpose", limit=None)
 
 
-class GANConfigError(ValueError):
-    """A GAN setting that cannot work (unknown model, empty checkpoint folder, ...)."""
 
 
 # --- 05_fashion_mnist_gan, section 2: the generator and the discriminator ---------------
@@ -85,7 +87,7 @@ def upsample_block(x, filters: int, upsampling: str = "transpose", activation=No
         x = keras.layers.UpSampling2D(2, interpolation="nearest")(x)
         return keras.layers.Conv2D(filters, kernel_size or RESIZE_KERNEL, padding="same",
                                    activation=activation)(x)
-    raise GANConfigError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}.")
+    raise NeuralArtError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}.")
 
 
 def dcgan_generator(latent_dim: int = LATENT_DIM, upsampling: str = "transpose",
@@ -124,7 +126,7 @@ def build_models(model: str = "mlp", latent_dim: int = LATENT_DIM, upsampling: s
     ``upsampling`` and ``kernel_size`` choose the DCGAN generator's ``upsample_block``s.
     """
     if model not in MODELS:
-        raise GANConfigError(f"model must be one of {MODELS}, got {model!r}.")
+        raise NeuralArtError(f"model must be one of {MODELS}, got {model!r}.")
     keras.utils.set_random_seed(seed)
     if model == "mlp":
         return mlp_generator(latent_dim), mlp_discriminator()
@@ -357,15 +359,39 @@ def steps_done(gan: GAN) -> int:
 def restore_latest(gan: GAN, directory: str | Path) -> int:
     """Load the newest checkpoint in ``directory`` into ``gan``; return its step count.
 
+    A checkpoint whose files were deleted is skipped, so deleting a damaged newest
+    checkpoint falls back to the previous one (the manager keeps three).
+
     Raises:
-        GANConfigError: ``directory`` holds no checkpoint.
+        NeuralArtError: ``directory`` holds no checkpoint.
+        CheckpointError: the newest checkpoint is damaged (a file cut short or
+            overwritten); the message names it and the checkpoint to fall back to.
     """
     manager = checkpoint_manager(gan, directory)
-    if manager.latest_checkpoint is None:
-        raise GANConfigError(f"No checkpoint in {directory}; train first with "
+    saved = [path for path in manager.checkpoints if tf.io.gfile.exists(path + ".index")]
+    if not saved:
+        raise NeuralArtError(f"No checkpoint in {directory}; train first with "
                              f"`neuralart gan train --out {directory}`.")
-    manager.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    try:
+        manager.checkpoint.restore(saved[-1]).assert_consumed()
+    except (tf.errors.OpError, IndexError) as error:  # IndexError: a .data file cut short
+        raise _damaged_checkpoint(saved, error) from error
     return steps_done(gan)
+
+
+def _damaged_checkpoint(saved: list[str], error: Exception) -> CheckpointError:
+    """The error for the unreadable ``saved[-1]``: its bad file, what to delete, the fallback."""
+    prefix = Path(saved[-1])
+    files = sorted(Path(name).name for name in tf.io.gfile.glob(f"{prefix}.*"))
+    damaged = [f"{prefix.name}.index"]
+    with contextlib.suppress(tf.errors.OpError):  # the .index reads, so a .data file is damaged
+        tf.train.load_checkpoint(str(prefix))
+        damaged = [name for name in files if ".data-" in name] or [f"{prefix.name}.data-*"]
+    advice = (f"delete {' and '.join(files)} in {prefix.parent} to fall back to the previous "
+              f"checkpoint, {Path(saved[-2]).name}" if saved[1:] else
+              f"no earlier checkpoint is left: delete {prefix.parent} and train again")
+    return CheckpointError(f"Checkpoint {prefix} is damaged ({' '.join(damaged)}: "
+                           f"{' '.join(str(error).split())}); {advice}.")
 
 
 def save_checkpoint(manager: tf.train.CheckpointManager, step: int) -> str:
@@ -399,14 +425,14 @@ def write_config(directory: str | Path, config: dict) -> Path:
     """Save the run's settings (model, seed, ...) as ``directory/config.json``, atomically."""
     path = Path(directory) / "config.json"
     text = json.dumps(config, indent=2, sort_keys=True)
-    return image_io._atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    return atomic_write_text(path, text)
 
 
 def read_config(directory: str | Path) -> dict:
-    """The settings ``write_config`` saved; ``GANConfigError`` when there are none."""
+    """The settings ``write_config`` saved; ``NeuralArtError`` when there are none."""
     path = Path(directory) / "config.json"
     if not path.is_file():
-        raise GANConfigError(f"{path} not found: {directory} is not a folder made by "
+        raise NeuralArtError(f"{path} not found: {directory} is not a folder made by "
                              f"`neuralart gan train`.")
     return json.loads(path.read_text())
 

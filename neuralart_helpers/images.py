@@ -7,19 +7,19 @@ shape ``(H, W, 3)``, dtype float32, values in ``[0, 255]``, RGB channel order.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from neuralart_helpers.errors import ImageError
+from neuralart_helpers.files import atomic_write
+
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "brick", "grass", "gravel")
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 
-class ImageError(ValueError):
-    """A file could not be read or written as an image. The message says why."""
 
 
 def load_image(path: str | os.PathLike, max_dim: int | None = None) -> np.ndarray:
@@ -94,30 +94,28 @@ def resize_max_dim(image: np.ndarray, max_dim: int) -> np.ndarray:
     return resize(image, size[1], size[0])
 
 
-def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize an ``(H, W, 3)`` float image in ``[0, 255]`` with a Lanczos filter."""
-    channels = [Image.fromarray(np.asarray(image[:, :, c], np.float32), mode="F")
-                .resize((width, height), Image.Resampling.LANCZOS) for c in range(3)]
-    return np.clip(np.stack([np.asarray(c) for c in channels], axis=2), 0, 255).astype(np.float32)
+def resize(image, height: int, width: int) -> np.ndarray:
+    """Resize an ``(H, W, 3)`` image or a ``(B, H, W, 3)`` batch in ``[0, 255]`` to ``height x width``.
+
+    The one resize of the course (octaves, dreams, style images, GIF frames):
+    Lanczos-3, antialiased when shrinking, clipped to ``[0, 255]``. Accepts NumPy
+    arrays or tensors and returns a float32 NumPy array; the same size returns a copy.
+    """
+    import tensorflow as tf
+
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim not in (3, 4):
+        raise ImageError(f"resize expects an (H, W, C) image or a (B, H, W, C) batch, "
+                         f"got shape {array.shape}.")
+    if array.shape[-3:-1] == (height, width):
+        return array.copy()
+    resized = tf.image.resize(array, (int(height), int(width)), method="lanczos3", antialias=True)
+    return np.clip(resized.numpy(), 0, 255).astype(np.float32)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Clip to ``[0, 255]`` and round to uint8 for saving or display."""
     return np.clip(np.round(np.asarray(image, dtype=np.float32)), 0, 255).astype(np.uint8)
-
-
-def _atomic_write(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(tmp_name)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -> Path:
@@ -134,7 +132,7 @@ def save_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) ->
     if array.ndim != 3 or array.shape[2] != 3:
         raise ImageError(f"save_image expects an (H, W, 3) image, got shape {array.shape}.")
     options = {"quality": quality} if image_format == "JPEG" else {}
-    return _atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, image_format, **options))
+    return atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, image_format, **options))
 
 
 def save_gif(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterable[np.ndarray],
@@ -149,7 +147,7 @@ def save_gif(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterable[np
     if len({frame.shape for frame in frames}) > 1:
         raise ImageError("All GIF frames must have the same shape; resize them first.")
     duration_ms = 1000.0 / fps
-    return _atomic_write(path, lambda tmp: iio.imwrite(
+    return atomic_write(path, lambda tmp: iio.imwrite(
         tmp, np.stack(frames), extension=".gif", duration=duration_ms, loop=loop))
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuralart_helpers.errors import NeuralArtError
+
 LossAndGradient = Callable[[np.ndarray], "tuple[float, np.ndarray]"]
 
 
@@ -112,9 +114,9 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
         An :class:`LBFGSResult`.
     """
     if max_evaluations < 1:
-        raise ValueError(f"max_evaluations must be at least 1, got {max_evaluations}.")
+        raise NeuralArtError(f"max_evaluations must be at least 1, got {max_evaluations}.")
     if history < 1:
-        raise ValueError(f"history must be at least 1, got {history}.")
+        raise NeuralArtError(f"history must be at least 1, got {history}.")
     box = (lower, upper)
     counter = _Budget(loss_and_gradient, max_evaluations)
     x = _project(np.asarray(x0, np.float32), *box)

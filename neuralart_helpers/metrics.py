@@ -18,12 +18,11 @@ import keras
 import numpy as np
 
 from neuralart_helpers import data
+from neuralart_helpers.errors import NeuralArtError
 
 FEATURE_LAYER = "features"   # name of the classifier's penultimate layer
 
 
-class MetricError(ValueError):
-    """Input the metrics cannot use (too few images, mismatched shapes); the message says why."""
 
 
 def classifier_model() -> keras.Model:
@@ -72,7 +71,7 @@ def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     """Mean ``(D,)`` and covariance ``(D, D)`` (float64) of features ``(N, D)``, ``N >= 2``."""
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or len(features) < 2:
-        raise MetricError(f"Need features of shape (N, D) with N >= 2, got {features.shape}.")
+        raise NeuralArtError(f"Need features of shape (N, D) with N >= 2, got {features.shape}.")
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
@@ -87,7 +86,7 @@ def frechet_distance(mean_a, cov_a, mean_b, cov_b) -> float:
     mean_a, mean_b = np.atleast_1d(mean_a).astype(np.float64), np.atleast_1d(mean_b).astype(np.float64)
     cov_a, cov_b = np.atleast_2d(cov_a).astype(np.float64), np.atleast_2d(cov_b).astype(np.float64)
     if mean_a.shape != mean_b.shape or cov_a.shape != cov_b.shape or cov_a.shape != (len(mean_a),) * 2:
-        raise MetricError(f"Shapes do not match: means {mean_a.shape}, {mean_b.shape}; "
+        raise NeuralArtError(f"Shapes do not match: means {mean_a.shape}, {mean_b.shape}; "
                           f"covariances {cov_a.shape}, {cov_b.shape}.")
     # Tr((cov_a cov_b)^(1/2)) is the sum of the square roots of the eigenvalues of
     # cov_a cov_b, which are real and >= 0 (up to round-off): no matrix square root needed.

@@ -26,6 +26,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from neuralart_helpers.ascent import clip_pixels
+from neuralart_helpers.errors import NeuralArtError
+
 # Square root of the ImageNet RGB colour covariance, from its SVD (the matrix Lucid
 # publishes). Multiplying decorrelated values by it gives correlated RGB colours.
 COLOR_CORRELATION_SVD_SQRT = np.array([[0.26, 0.09, 0.02],
@@ -45,13 +48,11 @@ class ImageParam(NamedTuple):
     to_image: Callable[[], tf.Tensor]
 
 
-class ParamError(ValueError):
-    """An image size, batch size or scale that cannot work; the message says what to use."""
 
 
 def _check_shape(height: int, width: int, batch: int) -> None:
     if min(height, width) < 1 or batch < 1:
-        raise ParamError(f"Image size {height}x{width} with batch {batch}: height, width and "
+        raise NeuralArtError(f"Image size {height}x{width} with batch {batch}: height, width and "
                          f"batch must all be positive integers.")
 
 
@@ -61,11 +62,6 @@ def grey_noise(height: int, width: int, batch: int = 1, spread: float = 20.0,
     _check_shape(height, width, batch)
     noise = np.random.default_rng(seed).uniform(-0.5, 0.5, size=(batch, height, width, 3))
     return (128.0 + spread * noise).astype(np.float32)
-
-
-def clip_pixels(image: tf.Tensor) -> tf.Tensor:
-    """Project onto the valid pixel range ``[0, 255]``."""
-    return tf.clip_by_value(image, 0.0, 255.0)
 
 
 def pixel_image(height: int, width: int, batch: int = 1, seed: int = 0,

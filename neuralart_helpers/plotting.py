@@ -7,6 +7,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from neuralart_helpers.errors import NeuralArtError
+
 
 def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = None,
                 ncols: int | None = None, size: float = 3.0, suptitle: str | None = None):
@@ -22,9 +24,9 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
 
     count = len(images)
     if count == 0:
-        raise ValueError("show_images needs at least one image.")
+        raise NeuralArtError("show_images needs at least one image.")
     if titles is not None and len(titles) != count:
-        raise ValueError(f"Got {count} images but {len(titles)} titles.")
+        raise NeuralArtError(f"Got {count} images but {len(titles)} titles.")
     ncols = ncols or min(count, 5)
     nrows = math.ceil(count / ncols)
     figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)

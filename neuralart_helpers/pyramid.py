@@ -18,6 +18,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from neuralart_helpers.ascent import normalize_by_rms
+from neuralart_helpers.errors import NeuralArtError
+
 
 def binomial_kernel(channels: int = 3) -> tf.Tensor:
     """The 5x5 binomial blur ``outer([1,4,6,4,1], [1,4,6,4,1]) / 256``, per channel.
@@ -64,7 +67,7 @@ def lap_split(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 def lap_split_n(image: tf.Tensor, levels: int) -> list[tf.Tensor]:
     """Split ``levels`` times. Returns ``[low_residual, coarsest_high, ..., finest_high]``."""
     if levels < 0:
-        raise ValueError(f"levels must be 0 or more, got {levels}.")
+        raise NeuralArtError(f"levels must be 0 or more, got {levels}.")
     bands = []
     for _ in range(levels):
         image, high = lap_split(image)
@@ -80,21 +83,12 @@ def lap_merge(bands: list[tf.Tensor]) -> tf.Tensor:
     return image
 
 
-def normalize_rms(tensor: tf.Tensor, epsilon: float = 1e-10) -> tf.Tensor:
-    """Divide by the root mean square, so the result has unit scale (RMS 1).
-
-    The seed articles call this ``normalize_std``; for a band of a Laplacian pyramid,
-    whose mean is about 0, the two are nearly the same.
-    """
-    rms = tf.sqrt(tf.reduce_mean(tf.square(tensor)))
-    return tensor / tf.maximum(rms, epsilon)
-
-
 def lap_normalize(gradient: tf.Tensor, levels: int = 4) -> tf.Tensor:
     """Normalise every band of a ``(H, W, C)`` gradient to unit scale, then merge.
 
     Every frequency band then contributes equally, instead of the finest
-    (noisiest) band dominating the step.
+    (noisiest) band dominating the step. Each band is divided by its root mean
+    square (:func:`neuralart_helpers.ascent.normalize_by_rms`).
     """
-    return lap_merge([normalize_rms(band) for band in lap_split_n(gradient, levels)])
+    return lap_merge([normalize_by_rms(band) for band in lap_split_n(gradient, levels)])
 

@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from neuralart_helpers import dream, images, lbfgs
 from neuralart_helpers.backbones import Backbone
+from neuralart_helpers.errors import NeuralArtError, NonFiniteLossWarning
 
 OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
 TV_FORMS = ("l1", "l2", "power")
@@ -57,12 +58,8 @@ DEFAULT_LEARNING_RATES = {"adam": 8.0, "gd": 4.0, "lbfgs": None, "scipy-lbfgs": 
 TUTORIAL_ADAM = {"learning_rate": 0.02 * 255.0, "beta_1": 0.99, "epsilon": 0.1 / 255.0}
 
 
-class StyleInputError(ValueError):
-    """A style-transfer argument that cannot work (a negative weight, an unknown optimiser ...)."""
 
 
-class NonFiniteLossWarning(UserWarning):
-    """The loss became NaN or infinite; the run stopped and kept the last good image."""
 
 
 # ---------------------------------------------------------------- 1. losses
@@ -99,7 +96,7 @@ def gram_matrix(features: tf.Tensor, normalization: str = "locations") -> tf.Ten
     if normalization == "none":
         return gram
     if normalization != "locations":
-        raise StyleInputError(f"Unknown Gram normalization {normalization!r}; "
+        raise NeuralArtError(f"Unknown Gram normalization {normalization!r}; "
                               f"use 'locations' or 'none'.")
     shape = tf.shape(features)
     locations = tf.cast(shape[-3] * shape[-2], gram.dtype)
@@ -165,7 +162,7 @@ def total_variation_loss(image: tf.Tensor, form: str = "l2", power: float = 1.25
     if form == "power":
         squared = tf.square(down[..., :, :-1, :]) + tf.square(right[..., :-1, :, :])
         return tf.reduce_mean(tf.pow(squared, power))
-    raise StyleInputError(f"Unknown total-variation form {form!r}; "
+    raise NeuralArtError(f"Unknown total-variation form {form!r}; "
                           f"choose one of {', '.join(TV_FORMS)}.")
 
 
@@ -293,7 +290,7 @@ class StyleTransfer:
                      and np.ndim(style_images) in (2, 3))
         style_list = [style_images] if one_image else list(style_images)
         if not style_list:
-            raise StyleInputError("Give at least one style image.")
+            raise NeuralArtError("Give at least one style image.")
         self.style_images = [fit_style_to_content(check_image(f"style image {index + 1}", style),
                                                   self.content_image)
                              for index, style in enumerate(style_list)]
@@ -306,7 +303,7 @@ class StyleTransfer:
         check_weights({"content_weight": content_weight, "style_weight": style_weight,
                        "tv_weight": tv_weight, **layer_checks})
         if tv_form not in TV_FORMS:
-            raise StyleInputError(f"Unknown tv_form {tv_form!r}; "
+            raise NeuralArtError(f"Unknown tv_form {tv_form!r}; "
                                   f"choose one of {', '.join(TV_FORMS)}.")
         self.weights = {"content": float(content_weight), "style": float(style_weight),
                         "tv": float(tv_weight)}
@@ -363,7 +360,7 @@ class StyleTransfer:
             return np.random.default_rng(seed).uniform(0, 255, self.shape).astype(np.float32)
         if kind == "style":
             return images.resize(self.style_images[0], *self.shape[:2])
-        raise StyleInputError(f"Unknown initial image {kind!r}; "
+        raise NeuralArtError(f"Unknown initial image {kind!r}; "
                               f"choose one of {', '.join(INITIALIZATIONS)}.")
 
     # ------------------------------------------------------------ the loop
@@ -403,22 +400,22 @@ class StyleTransfer:
             whose loss was finite.
         """
         if optimizer not in OPTIMIZERS:
-            raise StyleInputError(f"Unknown optimizer {optimizer!r}; "
+            raise NeuralArtError(f"Unknown optimizer {optimizer!r}; "
                                   f"choose one of {', '.join(OPTIMIZERS)}.")
         if int(num_steps) < 1:
-            raise StyleInputError(f"num_steps must be at least 1, got {num_steps}.")
+            raise NeuralArtError(f"num_steps must be at least 1, got {num_steps}.")
         if isinstance(initial_image, str):
             initial_image = self.initial_image(initial_image, seed)
         image = check_image("initial image", initial_image)
         if image.shape != self.shape:
-            raise StyleInputError(f"The initial image is {image.shape}, the content image "
+            raise NeuralArtError(f"The initial image is {image.shape}, the content image "
                                   f"{self.shape}; resize it with images.resize first.")
         if learning_rate is None:
             learning_rate = DEFAULT_LEARNING_RATES[optimizer]
         if learning_rate is not None and not learning_rate > 0:
-            raise StyleInputError(f"learning_rate must be positive, got {learning_rate}.")
+            raise NeuralArtError(f"learning_rate must be positive, got {learning_rate}.")
         if on_snapshot is not None and int(snapshot_every) < 1:
-            raise StyleInputError(f"snapshot_every must be at least 1, got {snapshot_every}.")
+            raise NeuralArtError(f"snapshot_every must be at least 1, got {snapshot_every}.")
         recorder = _Recorder(int(num_steps), frame_every, verbose, on_snapshot, snapshot_every)
         start = time.perf_counter()
         loop = {"adam": self._run_adam, "gd": self._run_gd, "lbfgs": self._run_lbfgs,
@@ -619,19 +616,19 @@ class _Recorder:
 
 def check_image(name: str, image) -> np.ndarray:
     """Return ``image`` as an ``(H, W, 3)`` float32 array in [0, 255]; grey ``(H, W)`` or
-    ``(H, W, 1)`` and RGBA ``(H, W, 4)`` are converted. Raises :class:`StyleInputError`."""
+    ``(H, W, 1)`` and RGBA ``(H, W, 4)`` are converted. Raises :class:`NeuralArtError`."""
     array = np.asarray(image, dtype=np.float32)
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise StyleInputError(f"The {name} must be an (H, W, 3) RGB image, "
+        raise NeuralArtError(f"The {name} must be an (H, W, 3) RGB image, "
                               f"got shape {array.shape}.")
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     elif array.shape[2] == 4:
         array = array[:, :, :3]
     if not np.all(np.isfinite(array)):
-        raise StyleInputError(f"The {name} contains NaN or infinite values.")
+        raise NeuralArtError(f"The {name} contains NaN or infinite values.")
     if array.max(initial=0) <= 1.0 and array.max(initial=0) > 0:
         warnings.warn(f"The {name} has values in [0, 1]; the course's images are in [0, 255] "
                       f"(multiply by 255).", stacklevel=3)
@@ -639,11 +636,11 @@ def check_image(name: str, image) -> np.ndarray:
 
 
 def check_weights(weights: Mapping[str, float]) -> None:
-    """Raise :class:`StyleInputError` if any weight is negative or not a finite number."""
+    """Raise :class:`NeuralArtError` if any weight is negative or not a finite number."""
     for name, value in weights.items():
         is_number = isinstance(value, (int, float, np.floating, np.integer))
         if not (is_number and math.isfinite(value) and value >= 0):
-            raise StyleInputError(f"{name} must be a finite number >= 0, got {value!r}.")
+            raise NeuralArtError(f"{name} must be a finite number >= 0, got {value!r}.")
 
 
 def check_blend(blend: Sequence[float] | None, count: int) -> list[float]:
@@ -652,11 +649,11 @@ def check_blend(blend: Sequence[float] | None, count: int) -> list[float]:
         return [1.0 / count] * count
     blend = [float(weight) for weight in blend]
     if len(blend) != count:
-        raise StyleInputError(f"Got {count} style images but {len(blend)} blend weights; "
+        raise NeuralArtError(f"Got {count} style images but {len(blend)} blend weights; "
                               f"give one weight per style image.")
     check_weights({f"blend weight {index + 1}": weight for index, weight in enumerate(blend)})
     if sum(blend) <= 0:
-        raise StyleInputError("The style blend weights are all zero; "
+        raise NeuralArtError("The style blend weights are all zero; "
                               "give at least one positive weight.")
     return blend
 

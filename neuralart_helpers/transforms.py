@@ -22,11 +22,11 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
+from neuralart_helpers.errors import NeuralArtError
+
 Transform = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
-class TransformError(ValueError):
-    """A transform parameter that cannot work; the message says what to use instead."""
 
 
 def _choice(values: Sequence[float], seed: tf.Tensor) -> tf.Tensor:
@@ -41,7 +41,7 @@ def jitter(pixels: int) -> Transform:
     Output ``(B, H - pixels, W - pixels, 3)``; the same shift for the whole batch.
     """
     if pixels < 1:
-        raise TransformError(f"jitter needs a positive number of pixels, got {pixels}.")
+        raise NeuralArtError(f"jitter needs a positive number of pixels, got {pixels}.")
 
     def crop(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         shape = tf.shape(images)
@@ -59,9 +59,9 @@ def pad(pixels: int, mode: str = "REFLECT", value: float = 127.5) -> Transform:
     being cropped away more often than its centre.
     """
     if pixels < 1:
-        raise TransformError(f"pad needs a positive number of pixels, got {pixels}.")
+        raise NeuralArtError(f"pad needs a positive number of pixels, got {pixels}.")
     if mode not in ("REFLECT", "CONSTANT", "SYMMETRIC"):
-        raise TransformError(f"pad mode {mode!r}: use 'REFLECT', 'SYMMETRIC' or 'CONSTANT'.")
+        raise NeuralArtError(f"pad mode {mode!r}: use 'REFLECT', 'SYMMETRIC' or 'CONSTANT'.")
     paddings = [[0, 0], [pixels, pixels], [pixels, pixels], [0, 0]]
 
     def add_border(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -73,7 +73,7 @@ def pad(pixels: int, mode: str = "REFLECT", value: float = 127.5) -> Transform:
 def random_scale(scales: Sequence[float]) -> Transform:
     """Resize by a factor drawn from ``scales`` (e.g. ``[0.95, 1.0, 1.05]``), bilinear."""
     if not scales or min(scales) <= 0:
-        raise TransformError(f"random_scale needs a non-empty list of positive factors, "
+        raise NeuralArtError(f"random_scale needs a non-empty list of positive factors, "
                              f"got {scales}.")
 
     def rescale(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -101,7 +101,7 @@ def rotation_matrix(angle: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf
 def random_rotate(degrees: Sequence[float], fill_mode: str = "REFLECT") -> Transform:
     """Rotate about the centre by an angle drawn from ``degrees``, bilinear; same size out."""
     if not degrees:
-        raise TransformError("random_rotate needs a non-empty list of angles in degrees.")
+        raise NeuralArtError("random_rotate needs a non-empty list of angles in degrees.")
 
     def rotate(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         angle = _choice(degrees, seed) * (math.pi / 180.0)

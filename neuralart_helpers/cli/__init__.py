@@ -2,7 +2,10 @@
 
 Each subcommand module has ``register(subparsers)``, which adds its parser and
 sets ``func`` (called with the parsed arguments, returning the exit status).
-Every error a user can cause is printed as one line on stderr, exit status 2.
+Every error a user can cause (a :class:`~neuralart_helpers.errors.NeuralArtError`, or an
+``OSError`` such as a missing folder or a full disk) is printed as one line on stderr, exit
+status 2. Anything else is a bug and keeps its traceback; so does every error when
+``NEURALART_DEBUG=1`` is set.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ import importlib
 import os
 import sys
 
+from neuralart_helpers.errors import NeuralArtError
+
 # Subcommand modules, in the order `neuralart --help` lists them.
 COMMANDS = ("fetch", "doctor", "visualize", "dream", "style", "gan", "student-edition")
 
 
-class UsageError(ValueError):
-    """A command-line argument that cannot work; the message says what to give instead."""
 
 
 def positive_int(text: str) -> int:
@@ -49,14 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``neuralart`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     args = build_parser().parse_args(argv)
-    if not os.environ.get("NEURALART_DEBUG"):
+    debug = bool(os.environ.get("NEURALART_DEBUG"))
+    if not debug:
         _silence_native_stderr()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("neuralart: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as error:  # every helper error is a ValueError subclass
+    except (NeuralArtError, OSError) as error:
+        if debug:
+            raise
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"neuralart {args.command}: error: {message}", file=sys.stderr)
         return 2

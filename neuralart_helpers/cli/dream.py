@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuralart_helpers.cli import UsageError, positive_int
+from neuralart_helpers.cli import positive_int
+from neuralart_helpers.errors import NeuralArtError
 
 
 def _layer_weights(text: str) -> dict[str, float]:
@@ -54,14 +55,14 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.output.exists() and args.input.exists() and args.output.resolve() == args.input.resolve():
-        raise UsageError(f"OUT is the same file as IN ({args.input}); choose another output name "
+        raise NeuralArtError(f"OUT is the same file as IN ({args.input}); choose another output name "
                          f"so your photo is not overwritten.")
     if args.steps < 0:
-        raise UsageError(f"--steps must be 0 or more, got {args.steps}.")
+        raise NeuralArtError(f"--steps must be 0 or more, got {args.steps}.")
     if not args.step_size > 0:
-        raise UsageError(f"--step-size must be positive, got {args.step_size}.")
+        raise NeuralArtError(f"--step-size must be positive, got {args.step_size}.")
     if args.output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise UsageError(f"OUT must end in .png, .jpg or .jpeg, got {args.output.name}.")
+        raise NeuralArtError(f"OUT must end in .png, .jpg or .jpeg, got {args.output.name}.")
 
     from neuralart_helpers import backbones, dream, images
 

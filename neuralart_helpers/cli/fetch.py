@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from neuralart_helpers import assets
+from neuralart_helpers.errors import NeuralArtError
 
 
 def register(subparsers) -> None:
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.source is not None and not args.source.is_dir():
-        raise ValueError(f"--from {args.source}: no such folder.")
+        raise NeuralArtError(f"--from {args.source}: no such folder.")
     names = args.names or list(assets.REGISTRY)
     failures = 0
     for name in names:

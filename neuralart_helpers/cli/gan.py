@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from neuralart_helpers.cli import UsageError
+from neuralart_helpers.errors import NeuralArtError
 
 
 def register(subparsers) -> None:
@@ -66,16 +66,16 @@ def run_train(args: argparse.Namespace) -> int:
     from neuralart_helpers import data, gan, images
 
     if args.epochs < 1 or args.batch_size < 1:
-        raise UsageError("--epochs and --batch-size must be at least 1.")
+        raise NeuralArtError("--epochs and --batch-size must be at least 1.")
     config = {"model": args.model, "seed": args.seed, "batch_size": args.batch_size,
               "upsampling": args.upsampling, "latent_dim": gan.LATENT_DIM, "limit": args.limit}
     has_run = (args.out / "checkpoint").exists()
     if has_run and not args.resume:
-        raise UsageError(f"{args.out} already holds a training run; add --resume to continue "
+        raise NeuralArtError(f"{args.out} already holds a training run; add --resume to continue "
                          f"it, or choose another --out folder.")
     if args.resume:
         if not has_run:
-            raise UsageError(f"--resume: {args.out} holds no checkpoint to continue from.")
+            raise NeuralArtError(f"--resume: {args.out} holds no checkpoint to continue from.")
         config = gan.read_config(args.out)  # the saved run's settings win
     train_images = data.scale_images(data.load_fashion_mnist("train")[0][:config["limit"]])
     model = gan.build_gan(config["model"], config["seed"], config["upsampling"],
@@ -116,7 +116,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from neuralart_helpers import gan, images
 
     if args.n < 1:
-        raise UsageError("--n must be at least 1.")
+        raise NeuralArtError("--n must be at least 1.")
     model, config = _load_trained(args.checkpoint)
     noise = gan.fixed_noise(args.n, config["latent_dim"], args.seed)
     columns = max(1, round(args.n ** 0.5))
@@ -129,7 +129,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from neuralart_helpers import data, gan, metrics
 
     if args.samples < 100:
-        raise UsageError("--samples must be at least 100 (the FID fits a 64x64 covariance).")
+        raise NeuralArtError("--samples must be at least 100 (the FID fits a 64x64 covariance).")
     model, config = _load_trained(args.checkpoint)
     train_images, train_labels = data.load_fashion_mnist("train")
     classifier = metrics.train_classifier(data.scale_images(train_images), train_labels)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from neuralart_helpers.errors import NeuralArtError
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -23,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from neuralart_helpers.exercises import write_student_edition
 
     if not args.notebooks.is_dir():
-        raise ValueError(f"--notebooks {args.notebooks}: no such folder; run from the course "
+        raise NeuralArtError(f"--notebooks {args.notebooks}: no such folder; run from the course "
                          f"repository or pass --notebooks PATH/TO/notebooks.")
     for path in write_student_edition(args.notebooks, args.output):
         print(f"wrote {path}")

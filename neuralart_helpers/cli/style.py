@@ -7,7 +7,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from neuralart_helpers.cli import UsageError, positive_int
+from neuralart_helpers.cli import positive_int
+from neuralart_helpers.errors import NeuralArtError
 
 
 def _blend(text: str) -> list[float]:
@@ -74,15 +75,15 @@ def register(subparsers) -> None:
 
 def _check_paths(content: Path, paths: list[Path]) -> tuple[list[Path], Path]:
     if len(paths) < 2:
-        raise UsageError("Give CONTENT, at least one STYLE, then OUT, e.g. "
+        raise NeuralArtError("Give CONTENT, at least one STYLE, then OUT, e.g. "
                          "`neuralart style photo.jpg starry.jpg out.png`.")
     styles, output = paths[:-1], paths[-1]
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise UsageError(f"OUT (the last path) must end in .png, .jpg or .jpeg, got {output.name}.")
+        raise NeuralArtError(f"OUT (the last path) must end in .png, .jpg or .jpeg, got {output.name}.")
     if output.exists():
         for given in (content, *styles):
             if given.exists() and given.resolve() == output.resolve():
-                raise UsageError(f"OUT is the same file as the input {given}; choose another "
+                raise NeuralArtError(f"OUT is the same file as the input {given}; choose another "
                                  f"output name so the input is not overwritten.")
     return styles, output
 
@@ -92,10 +93,10 @@ def _resume_image(output: Path, content, max_dim: int):
     from neuralart_helpers import images
 
     if not output.exists():
-        raise UsageError(f"--resume: {output} does not exist yet; run once without --resume.")
+        raise NeuralArtError(f"--resume: {output} does not exist yet; run once without --resume.")
     start = images.load_image(output)
     if start.shape != content.shape:
-        raise UsageError(f"--resume: {output} is {start.shape[1]}x{start.shape[0]} but the "
+        raise NeuralArtError(f"--resume: {output} is {start.shape[1]}x{start.shape[0]} but the "
                          f"content at --max-dim {max_dim} is {content.shape[1]}x"
                          f"{content.shape[0]}; use the --max-dim of the first run.")
     return start
@@ -106,9 +107,9 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("content_weight", "style_weight", "tv_weight"):
         value = getattr(args, flag)
         if value is not None and not value >= 0:
-            raise UsageError(f"--{flag.replace('_', '-')} must be 0 or more, got {value}.")
+            raise NeuralArtError(f"--{flag.replace('_', '-')} must be 0 or more, got {value}.")
     if args.style_blend is not None and len(args.style_blend) != len(style_paths):
-        raise UsageError(f"--style-blend has {len(args.style_blend)} weights for "
+        raise NeuralArtError(f"--style-blend has {len(args.style_blend)} weights for "
                          f"{len(style_paths)} style images; give one weight per style.")
 
     from neuralart_helpers import backbones, images, style
