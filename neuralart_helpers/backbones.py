@@ -21,9 +21,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from neuralart_helpers import presets
 from neuralart_helpers.errors import AssetError, ImageTooSmallError, LayerNameError, NeuralArtError
 
-BACKBONES = ("squeezenet", "inception_v3", "vgg19")
+BACKBONES = tuple(presets.BACKBONES)
 
 # ImageNet channel means in BGR order, used by Caffe-trained models (SqueezeNet, VGG).
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -230,8 +231,19 @@ class Backbone:
         return self._extractors[layers]
 
 
-def load_backbone(name: str = "squeezenet", weights: str | None = "imagenet") -> Backbone:
-    """Build a backbone by name, frozen (``trainable = False``).
+_NETWORKS = {
+    "squeezenet": (lambda weights: squeezenet(weights), caffe_preprocess, caffe_deprocess),
+    "inception_v3": (lambda weights: _keras_application(keras.applications.InceptionV3,
+                                                        "InceptionV3", weights),
+                     inception_preprocess, inception_deprocess),
+    "vgg19": (lambda weights: _keras_application(keras.applications.VGG19, "VGG19", weights),
+              caffe_preprocess, caffe_deprocess),
+}
+
+
+def load_backbone(name: str = presets.DEFAULT_BACKBONE,
+                  weights: str | None = "imagenet") -> Backbone:
+    """Build a backbone by name, frozen (``trainable = False``), with its presets.
 
     Args:
         name: one of ``BACKBONES``.
@@ -239,40 +251,23 @@ def load_backbone(name: str = "squeezenet", weights: str | None = "imagenet") ->
             (enough to test shapes and code paths offline), or a weights file path.
 
     Raises:
-        ValueError: unknown name.
+        NeuralArtError: unknown name.
         AssetError: the ImageNet weights are not cached and cannot be
             downloaded; the message says where to put the file.
+
+    The layer presets and minimum size come from
+    :data:`neuralart_helpers.presets.BACKBONES`.
     """
-    if name == "squeezenet":
-        model = squeezenet(weights)
-        backbone = Backbone(
-            name, model, caffe_preprocess, caffe_deprocess, min_size=31,
-            dream_layers={"fire5_concat": 1.0, "fire6_concat": 1.5, "fire7_concat": 2.0},
-            style_layers=("relu_conv1", "fire2_concat", "fire3_concat", "fire5_concat",
-                          "fire7_concat"),
-            content_layer="fire5_concat",
-            visualize_layers=("fire3_concat", "fire5_concat", "fire8_concat"))
-    elif name == "inception_v3":
-        model = _keras_application(keras.applications.InceptionV3, "InceptionV3", weights)
-        backbone = Backbone(
-            name, model, inception_preprocess, inception_deprocess, min_size=75,
-            dream_layers={"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5},
-            style_layers=("conv2d", "mixed0", "mixed2", "mixed5", "mixed7"),
-            content_layer="mixed5",
-            visualize_layers=("mixed2", "mixed5", "mixed8"))
-    elif name == "vgg19":
-        model = _keras_application(keras.applications.VGG19, "VGG19", weights)
-        backbone = Backbone(
-            name, model, caffe_preprocess, caffe_deprocess, min_size=32,
-            dream_layers={"block4_conv3": 1.0, "block5_conv2": 1.5},
-            style_layers=("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1",
-                          "block5_conv1"),
-            content_layer="block5_conv2",
-            visualize_layers=("block2_conv2", "block4_conv1", "block5_conv3"))
-    else:
+    if name not in _NETWORKS:
         raise NeuralArtError(f"Unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}.")
+    build, preprocess, deprocess = _NETWORKS[name]
+    model = build(weights)
     model.trainable = False
-    return backbone
+    spec = presets.BACKBONES[name]
+    return Backbone(name, model, preprocess, deprocess, min_size=spec["min_size"],
+                    dream_layers=dict(spec["dream_layers"]), style_layers=spec["style_layers"],
+                    content_layer=spec["content_layer"],
+                    visualize_layers=spec["visualize_layers"])
 
 
 def _keras_application(constructor, label: str, weights: str | None) -> keras.Model:

@@ -132,13 +132,12 @@ class DreamResult(NamedTuple):
     Attributes:
         image: ``(H, W, 3)`` float32 NumPy array in ``[0, 255]``.
         losses: the loss before each step (:func:`gradient_ascent`), or one such list
-            per octave (:func:`dream`).
-        stopped: ``None``, or why the run stopped early (a non-finite loss).
+            per octave (:func:`dream`). A run stopped early by a non-finite loss has
+            fewer (and said so with a ``NonFiniteLossWarning``).
     """
 
     image: np.ndarray
     losses: list
-    stopped: str | None = None
 
 
 def _step_function(model: DreamModel, height: int, width: int, step_size: float,
@@ -179,7 +178,7 @@ def gradient_ascent(model: DreamModel, image, num_steps: int, step_size: float =
     stops = [] if max_loss is None else [lambda index, loss, new_image: loss > max_loss]
     result = ascent.run(step, image, num_steps, callbacks=[*stops, *callbacks],
                         verbose=verbose, progress=progress)
-    return DreamResult(np.asarray(result.state, np.float32), result.values, result.stopped)
+    return DreamResult(np.asarray(result.state, np.float32), result.values)
 
 
 # ------------------------------------------------------------------ octaves
@@ -222,12 +221,12 @@ def dream(model: DreamModel, image, num_octaves: int = 3, octave_scale: float = 
     rng = np.random.default_rng(seed)
     progress = ascent.progress_bar(num_steps * num_octaves, verbose and num_steps > 0)
     shrunk = dreamed = resize(original, *shapes[0])
-    history, stopped = [], None
+    history = []
     for shape in shapes:
         dreamed = resize(dreamed, *shape) + lost_detail(original, shrunk, shape)
         result = gradient_ascent(model, dreamed, num_steps, step_size, laplacian_levels,
                                  tile_size, max_loss, progress=progress, rng=rng)
-        dreamed, stopped = result.image, stopped or result.stopped
+        dreamed = result.image
         history.append(result.losses)
         shrunk = resize(original, *shape)
-    return DreamResult(np.clip(dreamed, 0, 255), history, stopped)
+    return DreamResult(np.clip(dreamed, 0, 255), history)

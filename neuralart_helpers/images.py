@@ -7,6 +7,7 @@ shape ``(H, W, 3)``, dtype float32, values in ``[0, 255]``, RGB channel order.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -111,6 +112,27 @@ def resize(image, height: int, width: int) -> np.ndarray:
         return array.copy()
     resized = tf.image.resize(array, (int(height), int(width)), method="lanczos3", antialias=True)
     return np.clip(resized.numpy(), 0, 255).astype(np.float32)
+
+
+def check_image(name: str, image) -> np.ndarray:
+    """Return ``image`` as an ``(H, W, 3)`` float32 array in [0, 255]; grey ``(H, W)`` or
+    ``(H, W, 1)`` and RGBA ``(H, W, 4)`` are converted. Raises :class:`ImageError`."""
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ImageError(f"The {name} must be an (H, W, 3) RGB image, "
+                         f"got shape {array.shape}.")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    elif array.shape[2] == 4:
+        array = array[:, :, :3]
+    if not np.all(np.isfinite(array)):
+        raise ImageError(f"The {name} contains NaN or infinite values.")
+    if array.max(initial=0) <= 1.0 and array.max(initial=0) > 0:
+        warnings.warn(f"The {name} has values in [0, 1]; the course's images are in [0, 255] "
+                      f"(multiply by 255).", stacklevel=3)
+    return np.clip(array, 0, 255)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

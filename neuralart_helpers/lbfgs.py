@@ -68,7 +68,7 @@ def two_loop_direction(gradient: np.ndarray, steps: Sequence[np.ndarray],
 
 
 @dataclass
-class LBFGSResult:
+class MinimizeResult:
     """What :func:`minimize` returns.
 
     Attributes:
@@ -90,7 +90,7 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
              history: int = 10, lower: float | None = None, upper: float | None = None,
              sufficient_decrease: float = 1e-4, max_trials: int = 20,
              tolerance: float = 1e-7,
-             callback: Callable[[np.ndarray], None] | None = None) -> LBFGSResult:
+             callback: Callable[[np.ndarray], None] | None = None) -> MinimizeResult:
     """Minimise ``loss_and_gradient`` from ``x0`` with L-BFGS, within a budget of calls.
 
     Args:
@@ -111,7 +111,7 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
             line search's rejected trials), e.g. to draw the path.
 
     Returns:
-        An :class:`LBFGSResult`.
+        A :class:`MinimizeResult`.
     """
     if max_evaluations < 1:
         raise NeuralArtError(f"max_evaluations must be at least 1, got {max_evaluations}.")
@@ -164,7 +164,7 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
             break
     if counter.best_loss < loss:  # a last trial beat x without passing Armijo's test
         x, loss = counter.best_x, counter.best_loss
-    return LBFGSResult(x, float(loss), counter.count, iterations, message)
+    return MinimizeResult(x, float(loss), counter.count, iterations, message)
 
 
 def _line_search(counter: "_Budget", x, loss, gradient, direction, length, box,

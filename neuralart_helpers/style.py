@@ -7,24 +7,23 @@ in this order:
    :func:`gram_matrix` and its normalisations, :func:`style_layer_loss`,
    :func:`style_loss` (a weighted sum over layers), :func:`total_variation_loss`
    (L1, L2 and power-1.25 forms) and :func:`total_loss`.
-2. :class:`StyleTransfer`, which computes the content targets and the style
-   Gram matrices once, compiles ``loss -> gradient`` once, and runs one of the
-   optimisers: Adam (the TensorFlow tutorial), normalised gradient
-   descent with learning-rate decay (the Gluon tutorial) and L-BFGS (Gatys et al.):
-   the course's own (:mod:`neuralart_helpers.lbfgs`) or SciPy's L-BFGS-B through
-   ``scipy.optimize.minimize``.
-3. Colour: :func:`luminance_only_inputs` / :func:`combine_luminance_chroma`
-   (transfer on luminance, keep the photo's colours) and :func:`match_histograms`.
+2. :class:`StyleTransfer`, the *problem*: it computes the content targets and the
+   style Gram matrices once and compiles ``loss -> gradient`` once. Its
+   :meth:`~StyleTransfer.run` hands that loss to one of the optimisers of
+   :mod:`neuralart_helpers.optimizers` (Adam, normalised gradient descent, SciPy's
+   L-BFGS-B) or :func:`neuralart_helpers.lbfgs.minimize` (the course's L-BFGS), which
+   all share one signature, and records what they did.
+
+Colour preservation lives in :mod:`neuralart_helpers.color`; every default weight
+and learning rate in :mod:`neuralart_helpers.presets`.
 
 The image being optimised lives in pixel space: ``(H, W, 3)`` float32 RGB in
 ``[0, 255]``. The backbone's preprocessing is applied inside the loss, so the
-learning rates below are in pixel units and mean the same for every backbone.
+learning rates are in pixel units and mean the same for every backbone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import math
 import time
 import warnings
@@ -34,32 +33,18 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import dream, images, lbfgs
+from neuralart_helpers import ascent, images, lbfgs, optimizers, presets
 from neuralart_helpers.backbones import Backbone
 from neuralart_helpers.errors import NeuralArtError, NonFiniteLossWarning
 
-OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
-TV_FORMS = ("l1", "l2", "power")
-INITIALIZATIONS = ("content", "noise", "style")
-# Per-layer style weights tuned by eye on the four paintings at 192-256 px: the first
-# ReLU carries colour and brush texture, deeper layers add strokes and swirls.
-# Backbones not listed get equal weights over their `style_layers` preset.
-LAYER_WEIGHTS = {
-    "squeezenet": {"relu_conv1": 1.0, "fire2_concat": 0.2, "fire3_concat": 0.2,
-                   "fire5_concat": 0.05, "fire7_concat": 0.05},
-}
-# Loss weights that go with LAYER_WEIGHTS (SqueezeNet, content layer fire5_concat).
-CONTENT_WEIGHT = 10.0
-STYLE_WEIGHT = 1.0
-TV_WEIGHT = 5.0
-# Learning rates in pixel units (the image is in [0, 255]).
-DEFAULT_LEARNING_RATES = {"adam": 8.0, "gd": 4.0, "lbfgs": None, "scipy-lbfgs": None}
-# The TensorFlow tutorial's Adam (lr 0.02, epsilon 0.1 on [0, 1] images), moved to pixel units.
-TUTORIAL_ADAM = {"learning_rate": 0.02 * 255.0, "beta_1": 0.99, "epsilon": 0.1 / 255.0}
-
-
-
-
+OPTIMIZERS = presets.OPTIMIZERS
+TV_FORMS = presets.TV_FORMS
+INITIALIZATIONS = presets.INITIALIZATIONS
+LAYER_WEIGHTS = presets.STYLE_LAYER_WEIGHTS
+CONTENT_WEIGHT = presets.STYLE["content_weight"]
+STYLE_WEIGHT = presets.STYLE["style_weight"]
+TV_WEIGHT = presets.STYLE["tv_weight"]
+TUTORIAL_ADAM = presets.TUTORIAL_ADAM
 
 
 # ---------------------------------------------------------------- 1. losses
@@ -172,47 +157,7 @@ def total_loss(content: tf.Tensor, style: tf.Tensor, variation: tf.Tensor,
     return content_weight * content + style_weight * style + tv_weight * variation
 
 
-# ---------------------------------------------------------------- 2. optimiser updates
-
-
-def adam_update(image: tf.Tensor, gradient: tf.Tensor, first_moment: tf.Tensor,
-                second_moment: tf.Tensor, step: tf.Tensor, learning_rate: float,
-                beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
-    """One Adam step (Kingma and Ba 2015), the same rule as ``keras.optimizers.Adam``.
-
-    Args:
-        image, gradient, first_moment, second_moment: tensors of one shape.
-        step: the 1-based step number (float), for the bias correction.
-
-    Returns:
-        ``(new_image, new_first_moment, new_second_moment)``.
-    """
-    first_moment = beta_1 * first_moment + (1.0 - beta_1) * gradient
-    second_moment = beta_2 * second_moment + (1.0 - beta_2) * tf.square(gradient)
-    corrected_rate = learning_rate * tf.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
-    image = image - corrected_rate * first_moment / (tf.sqrt(second_moment) + epsilon)
-    return image, first_moment, second_moment
-
-
-def normalized_gradient_update(image: tf.Tensor, gradient: tf.Tensor,
-                               learning_rate: float) -> tf.Tensor:
-    """Gradient descent with the gradient divided by its mean absolute value.
-
-    Every step then moves pixels by about ``learning_rate`` whatever the scale of
-    the loss, so one learning rate works for all weights and backbones. It is
-    DeepDream's normalisation (:func:`neuralart_helpers.dream.normalize_gradient`),
-    used to go down instead of up.
-    """
-    return image - learning_rate * dream.normalize_gradient(gradient)
-
-
-def decayed_learning_rate(initial_rate: float, step: int, num_steps: int,
-                          final_fraction: float = 0.1) -> float:
-    """Exponential decay from ``initial_rate`` at step 0 to ``final_fraction`` of it at the end."""
-    return initial_rate * final_fraction ** (step / max(1, num_steps - 1))
-
-
-# ---------------------------------------------------------------- 3. the runner
+# ---------------------------------------------------------------- 2. the problem and its runs
 
 
 @dataclass
@@ -237,7 +182,7 @@ class StyleResult:
 
 
 class _StopOptimization(Exception):
-    """Raised inside the L-BFGS objective to end the run (budget spent or a bad loss)."""
+    """Raised inside the L-BFGS objective to end the run (a bad loss)."""
 
 
 def default_layer_weights(backbone: Backbone) -> dict[str, float]:
@@ -260,6 +205,14 @@ def blend_grams(grams: Sequence[Mapping[str, tf.Tensor]],
             for layer in grams[0]}
 
 
+def _style_list(style_images) -> list:
+    one_image = isinstance(style_images, (np.ndarray, tf.Tensor)) and np.ndim(style_images) in (2, 3)
+    style_list = [style_images] if one_image else list(style_images)
+    if not style_list:
+        raise NeuralArtError("Give at least one style image.")
+    return style_list
+
+
 class StyleTransfer:
     """One style-transfer problem: targets computed once, loss and gradient compiled once.
 
@@ -271,7 +224,8 @@ class StyleTransfer:
         style_blend: one weight per style image (default: equal).
         layer_weights: ``{style layer: weight}`` (default: :func:`default_layer_weights`).
         content_layer: default ``backbone.content_layer``.
-        content_weight, style_weight, tv_weight: the weights of the total loss (>= 0).
+        content_weight, style_weight, tv_weight: the weights of the total loss (>= 0;
+            defaults in :data:`neuralart_helpers.presets.STYLE`).
         tv_form: ``"l1"``, ``"l2"`` or ``"power"`` (see :func:`total_variation_loss`).
     """
 
@@ -281,35 +235,24 @@ class StyleTransfer:
                  layer_weights: Mapping[str, float] | None = None,
                  content_layer: str | None = None, content_weight: float = CONTENT_WEIGHT,
                  style_weight: float = STYLE_WEIGHT, tv_weight: float = TV_WEIGHT,
-                 tv_form: str = "l2"):
+                 tv_form: str = presets.STYLE["tv_form"]):
         self.backbone = backbone
-        self.content_image = check_image("content image", content_image)
-        height, width = self.content_image.shape[:2]
-        backbone.check_size(height, width)
-        one_image = (isinstance(style_images, (np.ndarray, tf.Tensor))
-                     and np.ndim(style_images) in (2, 3))
-        style_list = [style_images] if one_image else list(style_images)
-        if not style_list:
-            raise NeuralArtError("Give at least one style image.")
-        self.style_images = [fit_style_to_content(check_image(f"style image {index + 1}", style),
+        self.content_image = images.check_image("content image", content_image)
+        self.style_images = [fit_style_to_content(images.check_image(f"style image {i + 1}", style),
                                                   self.content_image)
-                             for index, style in enumerate(style_list)]
-        for style in self.style_images:
-            backbone.check_size(*style.shape[:2])
+                             for i, style in enumerate(_style_list(style_images))]
+        for image in [self.content_image, *self.style_images]:
+            backbone.check_size(*image.shape[:2])
         self.style_blend = check_blend(style_blend, len(self.style_images))
         self.layer_weights = dict(layer_weights or default_layer_weights(backbone))
         self.content_layer = content_layer or backbone.content_layer
-        layer_checks = {f"weight of {layer}": value for layer, value in self.layer_weights.items()}
-        check_weights({"content_weight": content_weight, "style_weight": style_weight,
-                       "tv_weight": tv_weight, **layer_checks})
+        self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
+        check_weights({f"{name}_weight": value for name, value in self.weights.items()}
+                      | {f"weight of {layer}": w for layer, w in self.layer_weights.items()})
         if tv_form not in TV_FORMS:
-            raise NeuralArtError(f"Unknown tv_form {tv_form!r}; "
-                                  f"choose one of {', '.join(TV_FORMS)}.")
-        self.weights = {"content": float(content_weight), "style": float(style_weight),
-                        "tv": float(tv_weight)}
+            raise NeuralArtError(f"Unknown tv_form {tv_form!r}; choose one of {', '.join(TV_FORMS)}.")
         self.tv_form = tv_form
-        layers = list(dict.fromkeys([*self.layer_weights, self.content_layer]))
-        self.extractor = backbone.extractor(layers)
+        self.layers = list(dict.fromkeys([*self.layer_weights, self.content_layer]))
         self.content_target = self.features(self.content_image)[self.content_layer]
         self.style_grams = blend_grams(
             [{layer: gram_matrix(features[layer])[0] for layer in self.layer_weights}
@@ -317,8 +260,6 @@ class StyleTransfer:
         spec = tf.TensorSpec(self.content_image.shape, tf.float32)
         self.losses = tf.function(self._losses, input_signature=[spec])
         self.loss_and_gradient = tf.function(self._loss_and_gradient, input_signature=[spec])
-        self._adam_step = None
-        self._gd_step = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -326,7 +267,7 @@ class StyleTransfer:
 
     def features(self, image) -> dict[str, tf.Tensor]:
         """Activations ``{layer: (1, h, w, C)}`` of an ``(H, W, 3)`` pixel image."""
-        return self.extractor(self.backbone.preprocess(tf.convert_to_tensor(image)[None]))
+        return self.backbone.features(image, self.layers)
 
     def _losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         features = self.features(image)
@@ -350,8 +291,6 @@ class StyleTransfer:
             parts = self._losses(tf.clip_by_value(image, 0.0, 255.0))
         return parts, tape.gradient(parts["total"], image)
 
-    # ------------------------------------------------------------ starting points
-
     def initial_image(self, kind: str = "content", seed: int = 0) -> np.ndarray:
         """``"content"`` (the photo), ``"noise"`` (uniform in [0, 255], seeded) or ``"style"``."""
         if kind == "content":
@@ -361,14 +300,12 @@ class StyleTransfer:
         if kind == "style":
             return images.resize(self.style_images[0], *self.shape[:2])
         raise NeuralArtError(f"Unknown initial image {kind!r}; "
-                              f"choose one of {', '.join(INITIALIZATIONS)}.")
+                             f"choose one of {', '.join(INITIALIZATIONS)}.")
 
-    # ------------------------------------------------------------ the loop
-
-    def run(self, initial_image: np.ndarray | str = "content", optimizer: str = "lbfgs",
-            num_steps: int = 100, learning_rate: float | None = None, *, seed: int = 0,
-            frame_every: int = 0, verbose: bool = True,
-            on_snapshot: Callable[[np.ndarray, int], None] | None = None,
+    def run(self, initial_image: np.ndarray | str = "content",
+            optimizer: str = presets.STYLE["optimizer"], num_steps: int = 100,
+            learning_rate: float | None = None, *, seed: int = 0, frame_every: int = 0,
+            verbose: bool = True, on_snapshot: Callable[[np.ndarray, int], None] | None = None,
             snapshot_every: int = 50, **optimizer_options) -> StyleResult:
         """Minimise the total loss from ``initial_image`` with ``num_steps`` loss evaluations.
 
@@ -380,7 +317,7 @@ class StyleTransfer:
                 with the pixel bounds [0, 255]; the same method, slower bookkeeping).
             num_steps: the budget in loss-and-gradient evaluations (one per step for
                 Adam and GD; L-BFGS spends some on line searches).
-            learning_rate: pixels per step (Adam, GD); default ``DEFAULT_LEARNING_RATES``.
+            learning_rate: pixels per step (Adam, GD); default ``presets.LEARNING_RATES``.
             seed: for the ``"noise"`` start.
             frame_every: keep a snapshot every this many evaluations (0: none).
             verbose: show a progress bar.
@@ -389,175 +326,94 @@ class StyleTransfer:
                 [0, 255]), so a long run can save its progress (``neuralart style``
                 writes its output file this way, and resumes from it).
             snapshot_every: see ``on_snapshot``.
-            **optimizer_options: ``beta_1``, ``beta_2``, ``epsilon`` (Adam),
-                ``final_fraction`` (GD), ``history`` (L-BFGS memory, default 10) and
-                ``bounded`` (both L-BFGS: keep pixels in [0, 255], default; ``False``
+            **optimizer_options: passed to the optimiser: ``beta_1``, ``beta_2``,
+                ``epsilon`` (Adam), ``final_fraction`` (GD), ``history`` (L-BFGS memory,
+                default 10) and ``bounded`` (keep pixels in [0, 255], default; ``False``
                 optimises freely, the loss seeing the clipped image).
 
         Returns:
             A :class:`StyleResult`. A NaN or infinite loss stops the run at once with
-            a :class:`NonFiniteLossWarning`; ``result.image`` is then the last image
-            whose loss was finite.
+            a :class:`~neuralart_helpers.errors.NonFiniteLossWarning`; ``result.image``
+            is then the last image whose loss was finite.
         """
-        if optimizer not in OPTIMIZERS:
-            raise NeuralArtError(f"Unknown optimizer {optimizer!r}; "
-                                  f"choose one of {', '.join(OPTIMIZERS)}.")
-        if int(num_steps) < 1:
-            raise NeuralArtError(f"num_steps must be at least 1, got {num_steps}.")
         if isinstance(initial_image, str):
             initial_image = self.initial_image(initial_image, seed)
-        image = check_image("initial image", initial_image)
-        if image.shape != self.shape:
-            raise NeuralArtError(f"The initial image is {image.shape}, the content image "
-                                  f"{self.shape}; resize it with images.resize first.")
-        if learning_rate is None:
-            learning_rate = DEFAULT_LEARNING_RATES[optimizer]
-        if learning_rate is not None and not learning_rate > 0:
-            raise NeuralArtError(f"learning_rate must be positive, got {learning_rate}.")
-        if on_snapshot is not None and int(snapshot_every) < 1:
-            raise NeuralArtError(f"snapshot_every must be at least 1, got {snapshot_every}.")
+        image = images.check_image("initial image", initial_image)
+        learning_rate = _check_run(optimizer, num_steps, learning_rate, image.shape, self.shape,
+                                   on_snapshot, snapshot_every)
         recorder = _Recorder(int(num_steps), frame_every, verbose, on_snapshot, snapshot_every)
         start = time.perf_counter()
-        loop = {"adam": self._run_adam, "gd": self._run_gd, "lbfgs": self._run_lbfgs,
-                "scipy-lbfgs": self._run_scipy_lbfgs}[optimizer]
-        try:
-            loop(image, int(num_steps), learning_rate, recorder, **optimizer_options)
-        except _StopOptimization:
-            pass
+        run = _run_steps if optimizer in ("adam", "gd") else _run_evaluations
+        final = run(self, optimizer, image, int(num_steps), learning_rate, recorder,
+                    optimizer_options)
         recorder.close()
-        if recorder.stopped:
-            warnings.warn(recorder.stopped, NonFiniteLossWarning, stacklevel=2)
-        final = recorder.best_image if recorder.use_best else recorder.last_good
         return StyleResult(np.clip(np.asarray(final, np.float32), 0, 255), recorder.losses,
                            recorder.times, recorder.frames, time.perf_counter() - start,
                            recorder.stopped)
 
-    def _run_adam(self, image, num_steps, learning_rate, recorder,
-                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
-        if self._adam_step is None:
-            spec = tf.TensorSpec(self.shape, tf.float32)
-            scalar = tf.TensorSpec([], tf.float32)
-            self._adam_step = tf.function(self._adam_step_eager,
-                                          input_signature=[spec, spec, spec] + [scalar] * 5)
-        image = tf.constant(image)
-        first_moment, second_moment = tf.zeros_like(image), tf.zeros_like(image)
-        for step in range(1, num_steps + 1):
-            parts, new_image, first_moment, second_moment = self._adam_step(
-                image, first_moment, second_moment, float(step), learning_rate,
-                beta_1, beta_2, epsilon)
-            recorder.record(parts, image)
-            image = new_image
-        recorder.finish(image)
 
-    def _adam_step_eager(self, image, first_moment, second_moment, step, learning_rate,
-                         beta_1, beta_2, epsilon):
-        parts, gradient = self._loss_and_gradient(image)
-        image, first_moment, second_moment = adam_update(
-            image, gradient, first_moment, second_moment, step, learning_rate,
-            beta_1, beta_2, epsilon)
-        return parts, tf.clip_by_value(image, 0.0, 255.0), first_moment, second_moment
-
-    def _run_gd(self, image, num_steps, learning_rate, recorder, final_fraction: float = 0.1):
-        if self._gd_step is None:
-            spec = tf.TensorSpec(self.shape, tf.float32)
-            self._gd_step = tf.function(self._gd_step_eager,
-                                        input_signature=[spec, tf.TensorSpec([], tf.float32)])
-        image = tf.constant(image)
-        for step in range(num_steps):
-            rate = decayed_learning_rate(learning_rate, step, num_steps, final_fraction)
-            parts, new_image = self._gd_step(image, rate)
-            recorder.record(parts, image)
-            image = new_image
-        recorder.finish(image)
-
-    def _gd_step_eager(self, image, learning_rate):
-        parts, gradient = self._loss_and_gradient(image)
-        image = normalized_gradient_update(image, gradient, learning_rate)
-        return parts, tf.clip_by_value(image, 0.0, 255.0)
-
-    def _run_lbfgs(self, image, num_steps, learning_rate, recorder, history: int = 10,
-                   bounded: bool = True):
-        recorder.use_best = True  # line-search trials can be worse than the best point so far
-
-        def objective(candidate: np.ndarray):
-            parts, gradient = self.loss_and_gradient(tf.constant(candidate))
-            recorder.record(parts, candidate)
-            return float(parts["total"]), gradient.numpy()
-
-        lower, upper = (0.0, 255.0) if bounded else (None, None)
-        lbfgs.minimize(objective, image, num_steps, history=history, lower=lower, upper=upper)
-
-    def _run_scipy_lbfgs(self, image, num_steps, learning_rate, recorder, history: int = 10,
-                         bounded: bool = True):
-        from scipy.optimize import Bounds, minimize
-
-        recorder.use_best = True  # line-search trials can be worse than the best point so far
-
-        def objective(flat: np.ndarray):
-            if recorder.count >= num_steps:
-                raise _StopOptimization
-            candidate = flat.reshape(self.shape).astype(np.float32)
-            parts, gradient = self.loss_and_gradient(tf.constant(candidate))
-            recorder.record(parts, candidate)
-            return float(parts["total"]), gradient.numpy().astype(np.float64).ravel()
-
-        bounds = Bounds(0.0, 255.0) if bounded else None  # one pair for every pixel, no list
-        with single_threaded_blas():
-            minimize(objective, image.astype(np.float64).ravel(), jac=True, method="L-BFGS-B",
-                     bounds=bounds, options={"maxiter": num_steps, "maxfun": num_steps,
-                                             "maxcor": history, "ftol": 0.0, "gtol": 0.0})
+def _check_run(optimizer, num_steps, learning_rate, image_shape, shape, on_snapshot,
+               snapshot_every) -> float | None:
+    """Refuse what a run cannot do; return the learning rate to use."""
+    if optimizer not in OPTIMIZERS:
+        raise NeuralArtError(f"Unknown optimizer {optimizer!r}; "
+                             f"choose one of {', '.join(OPTIMIZERS)}.")
+    if int(num_steps) < 1:
+        raise NeuralArtError(f"num_steps must be at least 1, got {num_steps}.")
+    if image_shape != shape:
+        raise NeuralArtError(f"The initial image is {image_shape}, the content image {shape}; "
+                             f"resize it with images.resize first.")
+    learning_rate = presets.LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
+    if learning_rate is not None and not learning_rate > 0:
+        raise NeuralArtError(f"learning_rate must be positive, got {learning_rate}.")
+    if on_snapshot is not None and int(snapshot_every) < 1:
+        raise NeuralArtError(f"snapshot_every must be at least 1, got {snapshot_every}.")
+    return learning_rate
 
 
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Run the block with OpenBLAS on one thread, then restore its thread count.
+def _box(options: dict) -> dict:
+    """``lower``/``upper`` for the optimisers from the ``bounded`` option (default: [0, 255])."""
+    return {"lower": 0.0, "upper": 255.0} if options.pop("bounded", True) else \
+        {"lower": None, "upper": None}
 
-    SciPy's L-BFGS-B (>= 1.15) calls BLAS on vectors as long as the image; OpenBLAS
-    worker threads then compete with TensorFlow's for the cores and each L-BFGS
-    iteration gets several times slower (scipy issues #22438, #23191). Best effort:
-    on systems without a loaded OpenBLAS this does nothing.
-    """
-    restore = []
-    for get_threads, set_threads in _openblas_thread_controls():
-        restore.append((set_threads, get_threads()))
-        set_threads(1)
+
+def _run_steps(problem: StyleTransfer, optimizer, image, num_steps, learning_rate, recorder,
+               options):
+    """Adam or gradient descent on the shared loop; returns the final image."""
+    function = optimizers.adam if optimizer == "adam" else optimizers.gradient_descent
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteLossWarning)  # said once, below
+        result = function(problem.loss_and_gradient, image, num_steps,
+                          learning_rate=learning_rate, callback=recorder.after_step,
+                          **_box(options), **options)
+    recorder.losses.update({name: result.parts.get(name, []) for name in recorder.losses})
+    recorder.stop(result.stopped)
+    return result.state[0]
+
+
+def _run_evaluations(problem: StyleTransfer, optimizer, image, num_steps, learning_rate,
+                     recorder, options):
+    """The course's L-BFGS or SciPy's, one record per evaluation; returns the best image."""
+    def objective(candidate: np.ndarray):
+        parts, gradient = problem.loss_and_gradient(tf.constant(candidate))
+        recorder.record(parts, candidate)
+        return float(parts["total"]), gradient.numpy()
+
+    function = lbfgs.minimize if optimizer == "lbfgs" else optimizers.scipy_lbfgs
     try:
-        yield
-    finally:
-        for set_threads, count in restore:
-            set_threads(count)
-
-
-def _openblas_thread_controls() -> list:
-    """``(get_num_threads, set_num_threads)`` of every OpenBLAS library loaded (Linux only)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
-    except OSError:
-        return []
-    controls = []
-    for path in sorted(paths):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (("scipy_openblas", ""), ("scipy_openblas", "64_"), ("openblas", "")):
-            getter = getattr(library, f"{prefix}_get_num_threads{suffix}", None)
-            setter = getattr(library, f"{prefix}_set_num_threads{suffix}", None)
-            if getter is not None and setter is not None:
-                controls.append((getter, setter))
-                break
-    return controls
+        function(objective, image, num_steps, **_box(options), **options)
+    except _StopOptimization:
+        pass
+    recorder.stop(recorder.stopped)
+    return recorder.best_image
 
 
 class _Recorder:
-    """Keeps the loss curves, GIF frames, the last finite-loss image and a progress bar."""
+    """Keeps the loss curves, times, GIF frames, the best image and a progress bar of a run."""
 
     def __init__(self, num_steps: int, frame_every: int, verbose: bool,
                  on_snapshot: Callable[[np.ndarray, int], None] | None = None,
                  snapshot_every: int = 0):
-        import keras
-
         self.losses: dict[str, list[float]] = {"total": [], "content": [], "style": [], "tv": []}
         self.times: list[float] = []
         self.start = time.perf_counter()
@@ -565,45 +421,47 @@ class _Recorder:
         self.frame_every = frame_every
         self.on_snapshot, self.snapshot_every = on_snapshot, snapshot_every
         self.count = 0
-        self.last_good = None  # images are kept as given (tensor or array), converted at the end
-        self.best_image = None
-        self.best_loss = math.inf
-        self.use_best = False
+        self.best_image, self.best_loss = None, math.inf
         self.stopped: str | None = None
-        self.progress = (keras.utils.Progbar(num_steps, stateful_metrics=["loss"])
-                         if verbose else None)
+        self.progress = ascent.progress_bar(num_steps, verbose)
 
-    def record(self, parts: Mapping[str, tf.Tensor], image) -> None:
-        """Log the losses of ``image``; stop the run if they are not finite."""
-        values = {name: float(value) for name, value in parts.items()}
-        self.count += 1
-        if not math.isfinite(values["total"]):
-            kept = "the last image with a finite loss"
-            if self.last_good is None:
-                kept = "the starting image"
-                self.last_good = self.best_image = image
-            self.stopped = (f"The loss became {values['total']} at evaluation {self.count}; "
-                            f"stopped and kept {kept}. Lower the weights (or the learning rate).")
-            raise _StopOptimization
-        for name in self.losses:
-            self.losses[name].append(values[name])
+    def _keep(self, image, best) -> None:
+        """Times, GIF frames, snapshots and the progress bar after evaluation ``count``."""
         self.times.append(time.perf_counter() - self.start)
-        self.last_good = image
-        if values["total"] < self.best_loss:
-            self.best_loss, self.best_image = values["total"], image
         if self.frame_every and (self.count - 1) % self.frame_every == 0:
             self.frames.append(np.clip(np.asarray(image, np.float32), 0, 255))
         if self.on_snapshot is not None and self.count % self.snapshot_every == 0:
-            best = self.best_image if self.use_best else image
             self.on_snapshot(np.clip(np.asarray(best, np.float32), 0, 255), self.count)
+
+    def record(self, parts: Mapping[str, tf.Tensor], image) -> None:
+        """One L-BFGS evaluation: log the losses of ``image``; stop the run if they are not finite."""
+        values = {name: float(value) for name, value in parts.items()}
+        self.count += 1
+        if not math.isfinite(values["total"]):
+            if self.best_image is None:
+                self.best_image = image
+            self.stopped = (f"The loss became {values['total']} at evaluation {self.count}; "
+                            f"stopped and kept the best image with a finite loss. Lower the "
+                            f"weights (or the learning rate).")
+            raise _StopOptimization
+        for name in self.losses:
+            self.losses[name].append(values[name])
+        if values["total"] < self.best_loss:
+            self.best_loss, self.best_image = values["total"], image
+        self._keep(image, self.best_image)
         if self.progress is not None:
             self.progress.update(self.count, [("loss", values["total"])])
 
-    def finish(self, image) -> None:
-        """The image after the last update of Adam/GD (its loss was never evaluated)."""
-        self.last_good = self.best_image = image
-        if self.frame_every:
-            self.frames.append(np.clip(np.asarray(image, np.float32), 0, 255))
+    def after_step(self, index: int, value: float, image) -> None:
+        """One Adam or GD step (the shared loop keeps the losses and the progress bar)."""
+        self.count = index + 1
+        self._keep(image, image)
+
+    def stop(self, message: str | None) -> None:
+        """Say once why the run stopped early, if it did."""
+        self.stopped = message
+        if message:
+            warnings.warn(message, NonFiniteLossWarning, stacklevel=4)
 
     def close(self) -> None:
         if self.progress is not None and self.count < self.progress.target:
@@ -612,27 +470,6 @@ class _Recorder:
 
 
 # ---------------------------------------------------------------- input checks
-
-
-def check_image(name: str, image) -> np.ndarray:
-    """Return ``image`` as an ``(H, W, 3)`` float32 array in [0, 255]; grey ``(H, W)`` or
-    ``(H, W, 1)`` and RGBA ``(H, W, 4)`` are converted. Raises :class:`NeuralArtError`."""
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise NeuralArtError(f"The {name} must be an (H, W, 3) RGB image, "
-                              f"got shape {array.shape}.")
-    if array.shape[2] == 1:
-        array = np.repeat(array, 3, axis=2)
-    elif array.shape[2] == 4:
-        array = array[:, :, :3]
-    if not np.all(np.isfinite(array)):
-        raise NeuralArtError(f"The {name} contains NaN or infinite values.")
-    if array.max(initial=0) <= 1.0 and array.max(initial=0) > 0:
-        warnings.warn(f"The {name} has values in [0, 1]; the course's images are in [0, 255] "
-                      f"(multiply by 255).", stacklevel=3)
-    return np.clip(array, 0, 255)
 
 
 def check_weights(weights: Mapping[str, float]) -> None:
@@ -666,56 +503,3 @@ def fit_style_to_content(style_image: np.ndarray, content_image: np.ndarray) -> 
     if abs(scale - 1.0) < 1e-6:
         return style_image
     return images.resize(style_image, max(1, round(height * scale)), max(1, round(width * scale)))
-
-
-# ---------------------------------------------------------------- colour
-
-
-def rgb_to_yiq(image: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` RGB in [0, 255] -> YIQ (Y in [0, 255], I and Q signed)."""
-    return np.asarray(image, np.float32) @ _RGB_TO_YIQ.T
-
-
-def yiq_to_rgb(image: np.ndarray) -> np.ndarray:
-    """Exact inverse of :func:`rgb_to_yiq` (no clipping)."""
-    return np.asarray(image, np.float32) @ _YIQ_TO_RGB.T
-
-
-_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
-                        [0.595716, -0.274453, -0.321263],
-                        [0.211456, -0.522591, 0.311135]], dtype=np.float32)
-_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ).astype(np.float32)
-
-
-def luminance_only_inputs(content_image: np.ndarray, style_image: np.ndarray):
-    """Grey versions of both images for luminance-only transfer (Gatys et al. 2016).
-
-    The style's luminance is shifted and scaled to the content's mean and standard
-    deviation, so the result keeps the photo's brightness. Returns two ``(H, W, 3)``
-    images whose three channels are equal.
-    """
-    content_luma = rgb_to_yiq(content_image)[..., 0]
-    style_luma = rgb_to_yiq(style_image)[..., 0]
-    style_luma = (style_luma - style_luma.mean()) / (style_luma.std() + 1e-6)
-    style_luma = style_luma * content_luma.std() + content_luma.mean()
-    grey = lambda luma: np.repeat(np.clip(luma, 0, 255)[..., None], 3, axis=2).astype(np.float32)
-    return grey(content_luma), grey(style_luma)
-
-
-def combine_luminance_chroma(luminance_image: np.ndarray, chroma_image: np.ndarray) -> np.ndarray:
-    """Y of ``luminance_image`` with I and Q of ``chroma_image`` (same shape), as RGB [0, 255]."""
-    yiq = rgb_to_yiq(chroma_image)
-    yiq[..., 0] = rgb_to_yiq(luminance_image)[..., 0]
-    return np.clip(yiq_to_rgb(yiq), 0, 255).astype(np.float32)
-
-
-def match_histograms(style_image: np.ndarray, content_image: np.ndarray) -> np.ndarray:
-    """Recolour ``style_image`` so each RGB channel has the content's histogram (skimage).
-
-    The other colour-preserving recipe of Gatys et al. 2016: transfer with this
-    recoloured style and the palette of the result is the photo's.
-    """
-    from skimage.exposure import match_histograms as skimage_match
-
-    matched = skimage_match(style_image, content_image, channel_axis=-1)
-    return np.clip(matched, 0, 255).astype(np.float32)

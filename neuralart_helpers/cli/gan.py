@@ -5,7 +5,8 @@
     neuralart gan evaluate --checkpoint DIR
 
 ``train`` saves a checkpoint in DIR after every epoch and when you press Ctrl-C;
-``--resume`` continues from the newest one and ends with the same weights as an
+``--resume`` continues from the newest one, with the settings saved in DIR/config.json
+(a flag that contradicts them is refused), and ends with the same weights as an
 uninterrupted run with the same seed. DIR also receives the 4x4 grid of a fixed
 noise batch after each epoch (``samples/epoch_NNN.png``) and ``progress.gif``.
 """
@@ -13,10 +14,24 @@ noise batch after each epoch (``samples/epoch_NNN.png``) and ``progress.gif``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from neuralart_helpers.errors import NeuralArtError
+from neuralart_helpers import cli
+from neuralart_helpers.errors import CheckpointError, NeuralArtError
+
+
+class _LibraryDefaults(argparse.HelpFormatter):
+    """Help that shows ``gan.TRAIN_DEFAULTS``, importing ``gan`` (and TensorFlow) only then."""
+
+    def _get_help_string(self, action):
+        if "neuralart_helpers.gan" not in sys.modules and not os.environ.get("NEURALART_DEBUG"):
+            cli._silence_native_stderr()  # once, before TensorFlow's C++ start-up lines
+        from neuralart_helpers import gan
+
+        default = gan.TRAIN_DEFAULTS.get(action.dest)
+        return action.help if default is None else f"{action.help} (default {default})"
 
 
 def register(subparsers) -> None:
@@ -27,25 +42,39 @@ def register(subparsers) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION",
                                     parser_class=type(parser))
     actions.required = True
+    _add_train_parser(actions)
+    _add_sample_parser(actions)
+    _add_evaluate_parser(actions)
 
-    train = actions.add_parser("train", help="train (or --resume) a GAN, checkpointing every epoch")
-    train.add_argument("--model", choices=("mlp", "dcgan"), default="mlp",
-                       help="the seed's dense networks, or the convolutional DCGAN (default mlp)")
+
+def _add_train_parser(actions) -> None:
+    train = actions.add_parser("train", help="train (or --resume) a GAN, checkpointing every epoch",
+                               formatter_class=_LibraryDefaults)
+    # The run's settings are left out of args unless given (the defaults, gan.TRAIN_DEFAULTS,
+    # come in _train_config), so that --resume can tell a given flag from a default.
+    unset = argparse.SUPPRESS
+    train.add_argument("--model", choices=("mlp", "dcgan"), default=unset,  # = gan.MODELS
+                       help="the seed's dense networks, or the convolutional DCGAN")
     train.add_argument("--epochs", type=int, required=True, metavar="N",
                        help="total epochs over the 60 000 training images")
     train.add_argument("--out", type=Path, required=True, metavar="DIR",
                        help="folder for checkpoints, config.json, sample grids and progress.gif")
     train.add_argument("--resume", action="store_true",
-                       help="continue the run saved in DIR (same model, seed and batch size)")
-    train.add_argument("--seed", type=int, default=0, help="seed for weights, data order, noise")
-    train.add_argument("--batch-size", type=int, default=128, help="images per step (default 128)")
-    train.add_argument("--upsampling", choices=("transpose", "resize"), default="transpose",
+                       help="continue the run saved in DIR with its saved settings; a flag "
+                            "that contradicts them is refused")
+    train.add_argument("--seed", type=int, default=unset,
+                       help="seed for weights, data order, noise")
+    train.add_argument("--batch-size", type=int, default=unset, help="images per step")
+    train.add_argument("--upsampling", choices=("transpose", "resize"),  # = gan.UPSAMPLING
+                       default=unset,
                        help="DCGAN generator: transposed convolutions or upsampling + convolution")
-    train.add_argument("--limit", type=int, default=None, metavar="N",
+    train.add_argument("--limit", type=int, default=unset, metavar="N",
                        help="train on the first N images only (quick tries)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=run_train)
 
+
+def _add_sample_parser(actions) -> None:
     sample = actions.add_parser("sample", help="draw a grid of generated images into a PNG")
     sample.add_argument("--checkpoint", type=Path, required=True, metavar="DIR",
                         help="a folder written by `neuralart gan train`")
@@ -54,6 +83,8 @@ def register(subparsers) -> None:
     sample.add_argument("output", type=Path, metavar="OUT.png", help="where to save the grid")
     sample.set_defaults(func=run_sample)
 
+
+def _add_evaluate_parser(actions) -> None:
     evaluate = actions.add_parser("evaluate", help="classifier FID and class histogram")
     evaluate.add_argument("--checkpoint", type=Path, required=True, metavar="DIR",
                           help="a folder written by `neuralart gan train`")
@@ -63,20 +94,9 @@ def register(subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from neuralart_helpers import data, gan, images
+    from neuralart_helpers import data, gan
 
-    if args.epochs < 1 or args.batch_size < 1:
-        raise NeuralArtError("--epochs and --batch-size must be at least 1.")
-    config = {"model": args.model, "seed": args.seed, "batch_size": args.batch_size,
-              "upsampling": args.upsampling, "latent_dim": gan.LATENT_DIM, "limit": args.limit}
-    has_run = (args.out / "checkpoint").exists()
-    if has_run and not args.resume:
-        raise NeuralArtError(f"{args.out} already holds a training run; add --resume to continue "
-                         f"it, or choose another --out folder.")
-    if args.resume:
-        if not has_run:
-            raise NeuralArtError(f"--resume: {args.out} holds no checkpoint to continue from.")
-        config = gan.read_config(args.out)  # the saved run's settings win
+    config = _train_config(args)
     train_images = data.scale_images(data.load_fashion_mnist("train")[0][:config["limit"]])
     model = gan.build_gan(config["model"], config["seed"], config["upsampling"],
                           config["latent_dim"])
@@ -86,6 +106,47 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"resuming {args.out} at step {step} (model {config['model']}, seed "
               f"{config['seed']}, batch size {config['batch_size']}, as saved in config.json)")
     gan.write_config(args.out, config)
+    _fit(args, model, train_images, config, manager)
+    print(f"trained {args.epochs} epochs: checkpoints, samples/ and progress.gif in {args.out}")
+    return 0
+
+
+def _train_config(args: argparse.Namespace) -> dict:
+    """The settings of the run: the flags given over ``gan.TRAIN_DEFAULTS``, or the saved ones.
+
+    With --resume the run's config.json wins; flags that agree with it are accepted.
+
+    Raises:
+        CheckpointError: with --resume, a flag given that contradicts the saved run.
+    """
+    from neuralart_helpers import gan
+
+    given = {name: getattr(args, name) for name in gan.TRAIN_DEFAULTS if hasattr(args, name)}
+    if args.epochs < 1 or given.get("batch_size", 1) < 1:
+        raise NeuralArtError("--epochs and --batch-size must be at least 1.")
+    has_run = (args.out / "checkpoint").exists()
+    if has_run and not args.resume:
+        raise NeuralArtError(f"{args.out} already holds a training run; add --resume to continue "
+                             f"it, or choose another --out folder.")
+    if not args.resume:
+        return {**gan.TRAIN_DEFAULTS, "latent_dim": gan.LATENT_DIM, **given}
+    if not has_run:
+        raise NeuralArtError(f"--resume: {args.out} holds no checkpoint to continue from.")
+    saved = gan.read_config(args.out)  # the saved run's settings win
+    for name, value in given.items():
+        if name in saved and saved[name] != value:
+            flag = "--" + name.replace("_", "-")
+            was = f"no {flag}" if saved[name] is None else f"{flag} {saved[name]}"
+            raise CheckpointError(f"--resume: {args.out} was trained with {was}, not {flag} "
+                                  f"{value}; leave {flag} out to continue it, or train into "
+                                  f"another --out folder.")
+    return saved
+
+
+def _fit(args: argparse.Namespace, model, train_images, config: dict, manager) -> None:
+    """Train ``model`` to ``args.epochs``, drawing the fixed noise after each epoch into DIR."""
+    from neuralart_helpers import gan, images
+
     snapshots = gan.GridSnapshots(gan.fixed_noise(16, config["latent_dim"], config["seed"]),
                                   folder=args.out / "samples")
     try:
@@ -98,8 +159,6 @@ def run_train(args: argparse.Namespace) -> int:
     frames = [images.load_image(path) for path in sorted((args.out / "samples").glob("epoch_*.png"))]
     if frames:
         images.save_gif(args.out / "progress.gif", frames, fps=4)
-    print(f"trained {args.epochs} epochs: checkpoints, samples/ and progress.gif in {args.out}")
-    return 0
 
 
 def _load_trained(folder: Path):

@@ -1,0 +1,90 @@
+"""Every tunable number of the course in one table: backbones, layers, weights, recipes.
+
+The library reads its defaults from here and so does the ``neuralart`` command,
+which therefore never re-types a default. Nothing here imports TensorFlow, so
+``neuralart --help`` stays instant. Pixel units throughout (images in ``[0, 255]``).
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------- backbones
+# min_size: the smallest height/width the network accepts. The layer presets say which
+# layers each technique reads; the chapters explain each choice.
+BACKBONES = {
+    "squeezenet": {
+        "min_size": 31,
+        "dream_layers": {"fire5_concat": 1.0, "fire6_concat": 1.5, "fire7_concat": 2.0},
+        "style_layers": ("relu_conv1", "fire2_concat", "fire3_concat", "fire5_concat",
+                         "fire7_concat"),
+        "content_layer": "fire5_concat",
+        "visualize_layers": ("fire3_concat", "fire5_concat", "fire8_concat"),
+    },
+    "inception_v3": {
+        "min_size": 75,
+        # the layers of the keras.io DeepDream example (the original used GoogLeNet)
+        "dream_layers": {"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5},
+        "style_layers": ("conv2d", "mixed0", "mixed2", "mixed5", "mixed7"),
+        "content_layer": "mixed5",
+        "visualize_layers": ("mixed2", "mixed5", "mixed8"),
+    },
+    "vgg19": {
+        "min_size": 32,
+        "dream_layers": {"block4_conv3": 1.0, "block5_conv2": 1.5},
+        "style_layers": ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1",
+                         "block5_conv1"),
+        "content_layer": "block5_conv2",
+        "visualize_layers": ("block2_conv2", "block4_conv1", "block5_conv3"),
+    },
+}
+DEFAULT_BACKBONE = "squeezenet"
+
+# ---------------------------------------------------------------- chapter 01: visualisation
+VISUALIZE = {
+    "size": 224,                # image side in pixels
+    "num_steps": 96,            # ascent steps in all
+    "pixel_step_size": 1.5,     # pixels per normalised step
+    "fourier_step_size": 0.01,  # spectrum units per normalised step
+    "num_octaves": 3,           # pixel images are rendered multiscale ...
+    "octave_scale": 1.4,        # ... each octave 1.4 times the previous
+    "channel": 0,
+    "seed": 0,
+}
+
+# ---------------------------------------------------------------- chapters 02-03: DeepDream
+DREAM = {
+    "num_octaves": 3,
+    "octave_scale": 1.4,
+    "num_steps": 20,            # per octave
+    "step_size": 1.5,           # pixels per step
+    "laplacian_levels": 4,      # bands when Laplacian normalisation is asked for
+    "border": 2,                # activations this close to the edge are left out
+    "seed": 0,
+}
+
+# ---------------------------------------------------------------- chapter 04: style transfer
+# Per-layer style weights tuned by eye on the four paintings at 192-256 px: the first
+# ReLU carries colour and brush texture, deeper layers add strokes and swirls.
+# Backbones not listed get equal weights over their style_layers preset.
+STYLE_LAYER_WEIGHTS = {
+    "squeezenet": {"relu_conv1": 1.0, "fire2_concat": 0.2, "fire3_concat": 0.2,
+                   "fire5_concat": 0.05, "fire7_concat": 0.05},
+}
+STYLE = {
+    "content_weight": 10.0,     # these three go with STYLE_LAYER_WEIGHTS (SqueezeNet)
+    "style_weight": 1.0,
+    "tv_weight": 5.0,
+    "tv_form": "l2",
+    "optimizer": "lbfgs",
+    "num_steps": 150,           # loss-and-gradient evaluations
+    "max_dim": 256,
+    "init": "content",
+    "save_every": 50,
+    "seed": 0,
+}
+OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
+INITIALIZATIONS = ("content", "noise", "style")
+TV_FORMS = ("l1", "l2", "power")
+# Learning rates in pixel units (the image is in [0, 255]); L-BFGS needs none.
+LEARNING_RATES = {"adam": 8.0, "gd": 4.0, "lbfgs": None, "scipy-lbfgs": None}
+# The TensorFlow tutorial's Adam (lr 0.02, epsilon 0.1 on [0, 1] images), in pixel units.
+TUTORIAL_ADAM = {"learning_rate": 0.02 * 255.0, "beta_1": 0.99, "epsilon": 0.1 / 255.0}
