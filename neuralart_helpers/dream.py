@@ -22,6 +22,7 @@ from neuralart_helpers import ascent, octaves, pyramid, tiling
 from neuralart_helpers.backbones import Backbone
 from neuralart_helpers.errors import NeuralArtError
 from neuralart_helpers.images import resize
+from neuralart_helpers.presets import DREAM
 
 
 # ------------------------------------------------------------------ the loss
@@ -58,7 +59,7 @@ class DreamModel:
     """
 
     def __init__(self, backbone: Backbone, layer_weights: Mapping[str, float] | None = None,
-                 border: int = 2):
+                 border: int = DREAM["border"]):
         layer_weights = dict(layer_weights or backbone.dream_layers)
         backbone.check_layers(list(layer_weights))
         bad = {name: w for name, w in layer_weights.items() if not np.isfinite(w) or w == 0}
@@ -154,7 +155,7 @@ def _step_function(model: DreamModel, height: int, width: int, step_size: float,
     return tiled_step
 
 
-def gradient_ascent(model: DreamModel, image, num_steps: int, step_size: float = 1.5,
+def gradient_ascent(model: DreamModel, image, num_steps: int, step_size: float = DREAM["step_size"],
                     laplacian_levels: int = 0, tile_size: int | None = None,
                     max_loss: float | None = None, seed: int = 0,
                     callbacks: Sequence[ascent.Callback] = (), verbose: bool = False,
@@ -189,9 +190,10 @@ def lost_detail(original, shrunk, shape: tuple[int, int]) -> np.ndarray:
     return resize(original, *shape) - resize(shrunk, *shape)
 
 
-def dream(model: DreamModel, image, num_octaves: int = 3, octave_scale: float = 1.4,
-          num_steps: int = 20, step_size: float = 1.5, laplacian_levels: int = 0,
-          tile_size: int | None = None, max_loss: float | None = None, seed: int = 0,
+def dream(model: DreamModel, image, num_octaves: int = DREAM["num_octaves"],
+          octave_scale: float = DREAM["octave_scale"], num_steps: int = DREAM["num_steps"],
+          step_size: float = DREAM["step_size"], laplacian_levels: int = 0,
+          tile_size: int | None = None, max_loss: float | None = None, seed: int = DREAM["seed"],
           verbose: bool = True) -> DreamResult:
     """The full DeepDream: dream at each octave, smallest first, re-injecting lost detail.
 

@@ -113,50 +113,32 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
     Returns:
         A :class:`MinimizeResult`.
     """
-    if max_evaluations < 1:
-        raise NeuralArtError(f"max_evaluations must be at least 1, got {max_evaluations}.")
-    if history < 1:
-        raise NeuralArtError(f"history must be at least 1, got {history}.")
+    _check_budget(max_evaluations, history)
     box = (lower, upper)
-    counter = _Budget(loss_and_gradient, max_evaluations)
+    counter, memory = _Budget(loss_and_gradient, max_evaluations), _Memory(history)
     x = _project(np.asarray(x0, np.float32), *box)
     loss, gradient = counter(x)
-    steps: deque = deque(maxlen=history)
-    changes: deque = deque(maxlen=history)
-    iterations = 0
-    message = f"spent the budget of {max_evaluations} evaluations"
+    iterations, message = 0, f"spent the budget of {max_evaluations} evaluations"
     while not counter.spent:
         free = _free_mask(x, gradient, *box)
-        direction = two_loop_direction(gradient * free, list(steps), list(changes)) * free
-        if not vdot(gradient, direction) < 0:  # the curvature model went wrong: forget it
-            steps.clear()
-            changes.clear()
-            direction = -gradient * free
-            if not vdot(gradient, direction) < 0:
-                message = "the projected gradient is zero: a stationary point"
-                break
-        length = 1.0 if steps else _first_length(direction, *box)
+        direction = memory.direction(gradient, free)
+        if direction is None:
+            message = "the projected gradient is zero: a stationary point"
+            break
+        length = 1.0 if memory else _first_length(direction, *box)
         found = _line_search(counter, x, loss, gradient, direction, length, box,
                              sufficient_decrease, max_trials)
         if found is None:
-            if counter.spent:
+            if counter.spent or not memory:  # budget spent, or even steepest descent failed
+                message = message if counter.spent else \
+                    "the line search found no lower loss along the steepest descent"
                 break
-            if not steps:
-                message = "the line search found no lower loss along the steepest descent"
-                break
-            steps.clear()  # the curvature model led nowhere: start again from steepest descent
-            changes.clear()
+            memory.clear()  # the curvature model led nowhere: start again from steepest descent
             continue
         candidate, new_loss, new_gradient = found
-        # Curvature only along the pixels that could move, and only if it is positive,
-        # which keeps H positive definite (every direction then goes downhill).
-        step, change = candidate - x, (new_gradient - gradient) * free
-        if vdot(step, change) > 1e-10 * vdot(change, change):
-            steps.append(step)
-            changes.append(change)
+        memory.add(candidate - x, (new_gradient - gradient) * free)
         converged = loss - new_loss <= tolerance * abs(loss)
-        x, loss, gradient = candidate, new_loss, new_gradient
-        iterations += 1
+        x, loss, gradient, iterations = candidate, new_loss, new_gradient, iterations + 1
         if callback is not None:
             callback(x)
         if converged:
@@ -165,6 +147,46 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
     if counter.best_loss < loss:  # a last trial beat x without passing Armijo's test
         x, loss = counter.best_x, counter.best_loss
     return MinimizeResult(x, float(loss), counter.count, iterations, message)
+
+
+def _check_budget(max_evaluations: int, history: int) -> None:
+    if max_evaluations < 1:
+        raise NeuralArtError(f"max_evaluations must be at least 1, got {max_evaluations}.")
+    if history < 1:
+        raise NeuralArtError(f"history must be at least 1, got {history}.")
+
+
+class _Memory:
+    """The newest ``history`` curvature pairs ``(s, y)`` and the direction they give."""
+
+    def __init__(self, history: int):
+        self.steps: deque = deque(maxlen=history)
+        self.changes: deque = deque(maxlen=history)
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)
+
+    def clear(self) -> None:
+        self.steps.clear()
+        self.changes.clear()
+
+    def add(self, step: np.ndarray, change: np.ndarray) -> None:
+        """Keep a pair only if its curvature ``s.y`` is positive, which keeps ``H`` positive
+        definite (every direction then goes downhill). ``change`` is measured on the
+        pixels that could move."""
+        if vdot(step, change) > 1e-10 * vdot(change, change):
+            self.steps.append(step)
+            self.changes.append(change)
+
+    def direction(self, gradient: np.ndarray, free: np.ndarray) -> np.ndarray | None:
+        """``-H g`` on the free pixels; steepest descent if that is not downhill; ``None``
+        if neither is (the projected gradient is zero)."""
+        direction = two_loop_direction(gradient * free, list(self.steps), list(self.changes)) * free
+        if vdot(gradient, direction) < 0:
+            return direction
+        self.clear()  # the curvature model went wrong: forget it
+        direction = -gradient * free
+        return direction if vdot(gradient, direction) < 0 else None
 
 
 def _line_search(counter: "_Budget", x, loss, gradient, direction, length, box,

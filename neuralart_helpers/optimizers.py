@@ -146,34 +146,42 @@ def scipy_lbfgs(loss_and_gradient: lbfgs.LossAndGradient, x0, max_evaluations: i
     from threadpoolctl import threadpool_limits
 
     x0 = np.asarray(x0, np.float32)
-    best = {"x": x0, "loss": np.inf, "count": 0}
-
-    def objective(flat: np.ndarray):
-        if best["count"] >= max_evaluations:  # SciPy may overrun maxfun inside a line search
-            raise _BudgetSpent
-        x = flat.reshape(x0.shape).astype(np.float32)
-        loss, gradient = loss_and_gradient(x)
-        best["count"] += 1
-        if loss < best["loss"]:
-            best.update(x=x, loss=float(loss))
-        return float(loss), np.asarray(gradient, np.float64).ravel()
-
-    bounded = lower is not None or upper is not None
-    bounds = Bounds(-np.inf if lower is None else lower, np.inf if upper is None else upper) \
-        if bounded else None
+    objective = _CountingObjective(loss_and_gradient, x0, max_evaluations)
+    bounds = None if lower is None and upper is None else \
+        Bounds(-np.inf if lower is None else lower, np.inf if upper is None else upper)
     options = {"maxiter": max_evaluations, "maxfun": max_evaluations, "maxcor": history,
                "ftol": 0.0, "gtol": 0.0}
-    on_step = None if callback is None else (lambda xk: callback(xk.reshape(x0.shape)))
     iterations, message = 0, f"spent the budget of {max_evaluations} evaluations"
     try:
         with threadpool_limits(limits=1, user_api="blas"):
             result = minimize(objective, x0.astype(np.float64).ravel(), jac=True,
-                              method="L-BFGS-B", bounds=bounds, callback=on_step, options=options)
+                              method="L-BFGS-B", bounds=bounds, options=options,
+                              callback=callback and (lambda xk: callback(xk.reshape(x0.shape))))
         iterations, message = int(result.nit), str(result.message)
     except _BudgetSpent:
         pass
-    return lbfgs.MinimizeResult(best["x"], best["loss"], best["count"], iterations, message)
+    return lbfgs.MinimizeResult(objective.best_x, objective.best_loss, objective.count,
+                                iterations, message)
 
 
 class _BudgetSpent(Exception):
     """Raised inside SciPy's objective once the budget of evaluations is spent."""
+
+
+class _CountingObjective:
+    """SciPy's float64 flat objective around a float32 image loss; counts calls, keeps the best."""
+
+    def __init__(self, loss_and_gradient: lbfgs.LossAndGradient, x0: np.ndarray,
+                 max_evaluations: int):
+        self.function, self.shape, self.max_evaluations = loss_and_gradient, x0.shape, max_evaluations
+        self.count, self.best_x, self.best_loss = 0, x0, np.inf
+
+    def __call__(self, flat: np.ndarray):
+        if self.count >= self.max_evaluations:  # SciPy may overrun maxfun inside a line search
+            raise _BudgetSpent
+        x = flat.reshape(self.shape).astype(np.float32)
+        loss, gradient = self.function(x)
+        self.count += 1
+        if loss < self.best_loss:
+            self.best_x, self.best_loss = x, float(loss)
+        return float(loss), np.asarray(gradient, np.float64).ravel()

@@ -213,6 +213,10 @@ def _style_list(style_images) -> list:
     return style_list
 
 
+def _unknown(what: str, value, choices):
+    raise NeuralArtError(f"Unknown {what} {value!r}; choose one of {', '.join(choices)}.")
+
+
 class StyleTransfer:
     """One style-transfer problem: targets computed once, loss and gradient compiled once.
 
@@ -249,9 +253,7 @@ class StyleTransfer:
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
         check_weights({f"{name}_weight": value for name, value in self.weights.items()}
                       | {f"weight of {layer}": w for layer, w in self.layer_weights.items()})
-        if tv_form not in TV_FORMS:
-            raise NeuralArtError(f"Unknown tv_form {tv_form!r}; choose one of {', '.join(TV_FORMS)}.")
-        self.tv_form = tv_form
+        self.tv_form = tv_form if tv_form in TV_FORMS else _unknown("tv_form", tv_form, TV_FORMS)
         self.layers = list(dict.fromkeys([*self.layer_weights, self.content_layer]))
         self.content_target = self.features(self.content_image)[self.content_layer]
         self.style_grams = blend_grams(

@@ -31,6 +31,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def with_defaults(args: argparse.Namespace, defaults: dict) -> dict:
+    """``defaults`` updated with every option the user gave (options default to ``SUPPRESS``).
+
+    Subcommands leave an option out of ``args`` unless it was given, so the library's
+    defaults (:mod:`neuralart_helpers.presets`) are the only ones: never re-typed here.
+    """
+    return {**defaults, **{key: value for key, value in vars(args).items() if key in defaults}}
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are a single line on stderr, exit status 2."""
 

@@ -7,7 +7,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from neuralart_helpers.cli import positive_int
+from neuralart_helpers import presets
+from neuralart_helpers.cli import positive_int, with_defaults
 from neuralart_helpers.errors import NeuralArtError
 
 
@@ -20,56 +21,63 @@ def _blend(text: str) -> list[float]:
                                          f"(e.g. 0.7,0.3)") from None
 
 
-# The choices of neuralart_helpers.style (not imported here: it loads TensorFlow, and
-# `neuralart --help` should stay instant). tests/test_style.py checks they agree.
-OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
-INITIALIZATIONS = ("content", "noise", "style")
+DEFAULTS = presets.STYLE
+WEIGHTS = ("content_weight", "style_weight", "tv_weight")
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "style", help="neural style transfer: a photo painted like a painting (chapter 04)",
-        usage="neuralart style [options] CONTENT STYLE [STYLE2 ...] OUT",
-        description="Repaint CONTENT with the textures and colours of STYLE (Gatys et al.): "
-                    "match the photo's deep features and the painting's Gram matrices. With "
-                    "several styles, their Grams are blended. Writes OUT atomically (PNG or "
-                    "JPEG); OUT has the size of CONTENT after --max-dim.")
+def _add_inputs(parser) -> None:
     parser.add_argument("content", type=Path, metavar="CONTENT", help="the photo")
     parser.add_argument("paths", type=Path, nargs="+", metavar="PATH",
                         help="STYLE [STYLE2 ...] OUT: one or more style images, then the output "
                              "file (.png/.jpg)")
     parser.add_argument("--style-blend", type=_blend, default=None, metavar="A,B",
                         help="one weight per style image (default: equal)")
-    parser.add_argument("--backbone", default="squeezenet",
-                        choices=["squeezenet", "inception_v3", "vgg19"])
-    parser.add_argument("--max-dim", type=positive_int, default=256, metavar="D",
-                        help="shrink the photo so its longer side is at most D px (default 256)")
-    parser.add_argument("--steps", type=positive_int, default=150, metavar="K",
-                        help="loss-and-gradient evaluations (default 150)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs",
-                        help="adam, gd (normalised gradient descent), lbfgs (default) or "
-                             "scipy-lbfgs (SciPy's L-BFGS-B, slower per step)")
+    parser.add_argument("--backbone", default=presets.DEFAULT_BACKBONE, choices=presets.BACKBONES)
+    parser.add_argument("--max-dim", type=positive_int, metavar="D",
+                        help=f"shrink the photo so its longer side is at most D px "
+                             f"(default {DEFAULTS['max_dim']})")
+    parser.add_argument("--init", choices=presets.INITIALIZATIONS,
+                        help=f"start from the photo (default {DEFAULTS['init']}), noise or the style")
+    parser.add_argument("--seed", type=int, help=f"seed of the noise start (default {DEFAULTS['seed']})")
+
+
+def _add_optimisation(parser) -> None:
+    rates = presets.LEARNING_RATES
+    parser.add_argument("--steps", type=positive_int, dest="num_steps", metavar="K",
+                        help=f"loss-and-gradient evaluations (default {DEFAULTS['num_steps']})")
+    parser.add_argument("--optimizer", choices=presets.OPTIMIZERS,
+                        help=f"adam, gd (normalised gradient descent), lbfgs or scipy-lbfgs "
+                             f"(SciPy's L-BFGS-B, slower per step); default {DEFAULTS['optimizer']}")
     parser.add_argument("--learning-rate", type=float, default=None,
-                        help="pixels per step for adam/gd (default: adam 8, gd 4)")
-    parser.add_argument("--content-weight", type=float, default=None,
-                        help="weight of the content loss (default: style.CONTENT_WEIGHT, 10)")
-    parser.add_argument("--style-weight", type=float, default=None,
-                        help="weight of the style loss (default: style.STYLE_WEIGHT, 1)")
-    parser.add_argument("--tv-weight", type=float, default=None,
-                        help="weight of the total-variation loss (default: style.TV_WEIGHT, 5)")
-    parser.add_argument("--init", choices=INITIALIZATIONS, default="content",
-                        help="start from the photo (default), noise or the style")
-    parser.add_argument("--preserve-color", action="store_true",
+                        help=f"pixels per step for adam/gd (default: adam {rates['adam']:g}, "
+                             f"gd {rates['gd']:g})")
+    for flag in WEIGHTS:
+        parser.add_argument(f"--{flag.replace('_', '-')}", type=float,
+                            help=f"weight of the {flag.split('_')[0]} loss (default {DEFAULTS[flag]:g})")
+    parser.add_argument("--preserve-color", action="store_true", default=False,
                         help="keep the photo's colours: the result's luminance (YIQ) with "
                              "the photo's chroma")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise start (default 0)")
-    parser.add_argument("--save-every", type=positive_int, default=50, metavar="K",
-                        help="write the best image so far to OUT every K evaluations "
-                             "(default 50), so an interrupted run keeps its progress")
-    parser.add_argument("--resume", action="store_true",
+    parser.add_argument("--save-every", type=positive_int, metavar="K",
+                        help=f"write the best image so far to OUT every K evaluations "
+                             f"(default {DEFAULTS['save_every']}), so an interrupted run keeps "
+                             f"its progress")
+    parser.add_argument("--resume", action="store_true", default=False,
                         help="start from the image already in OUT (a run that was "
                              "interrupted, or one to refine) instead of --init")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", default=False, help="no progress bar")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "style", help="neural style transfer: a photo painted like a painting (chapter 04)",
+        usage="neuralart style [options] CONTENT STYLE [STYLE2 ...] OUT",
+        argument_default=argparse.SUPPRESS,
+        description="Repaint CONTENT with the textures and colours of STYLE (Gatys et al.): "
+                    "match the photo's deep features and the painting's Gram matrices. With "
+                    "several styles, their Grams are blended. Writes OUT atomically (PNG or "
+                    "JPEG); OUT has the size of CONTENT after --max-dim.")
+    _add_inputs(parser)
+    _add_optimisation(parser)
     parser.set_defaults(func=run)
 
 
@@ -102,32 +110,18 @@ def _resume_image(output: Path, content, max_dim: int):
     return start
 
 
-def run(args: argparse.Namespace) -> int:
-    style_paths, output = _check_paths(args.content, args.paths)
-    for flag in ("content_weight", "style_weight", "tv_weight"):
-        value = getattr(args, flag)
-        if value is not None and not value >= 0:
-            raise NeuralArtError(f"--{flag.replace('_', '-')} must be 0 or more, got {value}.")
-    if args.style_blend is not None and len(args.style_blend) != len(style_paths):
-        raise NeuralArtError(f"--style-blend has {len(args.style_blend)} weights for "
-                         f"{len(style_paths)} style images; give one weight per style.")
+def _check_settings(settings: dict, style_paths: list[Path], blend) -> None:
+    for flag in WEIGHTS:
+        if not settings[flag] >= 0:
+            raise NeuralArtError(f"--{flag.replace('_', '-')} must be 0 or more, got {settings[flag]}.")
+    if blend is not None and len(blend) != len(style_paths):
+        raise NeuralArtError(f"--style-blend has {len(blend)} weights for {len(style_paths)} "
+                             f"style images; give one weight per style.")
 
-    from neuralart_helpers import backbones, images, style
 
-    defaults = {"content_weight": style.CONTENT_WEIGHT, "style_weight": style.STYLE_WEIGHT,
-                "tv_weight": style.TV_WEIGHT}
-    weights = {flag: default if getattr(args, flag) is None else getattr(args, flag)
-               for flag, default in defaults.items()}
-
-    content = images.load_image(args.content, max_dim=args.max_dim)
-    start = _resume_image(output, content, args.max_dim) if args.resume else args.init
-    styles = [images.load_image(path) for path in style_paths]
-    backbone = backbones.load_backbone(args.backbone)
-    transfer = style.StyleTransfer(
-        backbone, content, styles, style_blend=args.style_blend, **weights)
-
-    def finish(image):
-        return style.combine_luminance_chroma(image, content) if args.preserve_color else image
+def _run_saving(transfer, start, settings: dict, args, output: Path, finish):
+    """Run the transfer, writing the best image so far to OUT every --save-every evaluations."""
+    from neuralart_helpers import errors, images
 
     saved = []
 
@@ -136,17 +130,37 @@ def run(args: argparse.Namespace) -> int:
         saved.append(evaluations)
 
     try:
-        with warnings.catch_warnings():  # a non-finite loss is reported below, in one line
-            warnings.simplefilter("ignore", style.NonFiniteLossWarning)
-            result = transfer.run(start, args.optimizer, args.steps, args.learning_rate,
-                                  seed=args.seed, verbose=not args.quiet,
-                                  on_snapshot=save_progress, snapshot_every=args.save_every)
+        with warnings.catch_warnings():  # a non-finite loss is reported by run, in one line
+            warnings.simplefilter("ignore", errors.NonFiniteLossWarning)
+            return transfer.run(start, settings["optimizer"], settings["num_steps"],
+                                args.learning_rate, seed=settings["seed"], verbose=not args.quiet,
+                                on_snapshot=save_progress, snapshot_every=settings["save_every"])
     except KeyboardInterrupt:
         if saved:
             print(f"neuralart style: {output} holds the best image after {saved[-1]} "
                   f"evaluations; run the same command with --resume to continue from it",
                   file=sys.stderr)
         raise
+
+
+def run(args: argparse.Namespace) -> int:
+    style_paths, output = _check_paths(args.content, args.paths)
+    settings = with_defaults(args, DEFAULTS)
+    _check_settings(settings, style_paths, args.style_blend)
+
+    from neuralart_helpers import backbones, color, images, style
+
+    content = images.load_image(args.content, max_dim=settings["max_dim"])
+    start = _resume_image(output, content, settings["max_dim"]) if args.resume else settings["init"]
+    transfer = style.StyleTransfer(
+        backbones.load_backbone(args.backbone), content,
+        [images.load_image(path) for path in style_paths], style_blend=args.style_blend,
+        **{flag: settings[flag] for flag in WEIGHTS})
+
+    def finish(image):
+        return color.combine_luminance_chroma(image, content) if args.preserve_color else image
+
+    result = _run_saving(transfer, start, settings, args, output, finish)
     image = finish(result.image)
     images.save_image(output, image)
     final = result.losses["total"][-1] if result.losses["total"] else float("nan")
