@@ -142,7 +142,7 @@ def run(step: Step, start, num_steps: int, *, callbacks: Sequence[Callback] = ()
         value, new_state = step(state, index)
         numbers = _numbers(value)
         if not math.isfinite(numbers["total"]):
-            result.stopped = (f"The {label} became {numbers['total']} at step {index}; stopped and "
+            result.stopped = (f"The {label} became {numbers['total']} at step {index + 1}; stopped and "
                               f"kept the last image whose {label} was finite. Lower the step size "
                               f"(or the weights).")
             warnings.warn(NonFiniteLossWarning(result.stopped), stacklevel=2)

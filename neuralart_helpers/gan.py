@@ -22,19 +22,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import data, images as image_io
+from neuralart_helpers import data, images as image_io, presets
 from neuralart_helpers.errors import CheckpointError, NeuralArtError
 from neuralart_helpers.files import atomic_write_text
 
 LATENT_DIM = 100                 # length of the noise vector z (the seed article's choice)
 LEARNING_RATE = 2e-4             # Adam step size for both networks (Radford et al. 2015)
 BETA_1 = 0.5                     # Adam momentum; 0.5 instead of 0.9 steadies GAN training
-MODELS = ("mlp", "dcgan")
-UPSAMPLING = ("transpose", "resize")
+MODELS = presets.GAN_MODELS
+UPSAMPLING = presets.GAN_UPSAMPLING
 TRANSPOSE_KERNEL = 4             # DCGAN transposed convolutions: 4x4, divisible by the stride 2
 RESIZE_KERNEL = 3                # DCGAN convolutions after nearest-neighbour upsampling
 # A training run's settings (its config.json) when not given; `neuralart gan train` shows them.
-TRAIN_DEFAULTS = dict(model="mlp", seed=0, batch_size=128, upsampling="transpose", limit=None)
+TRAIN_DEFAULTS = presets.GAN_TRAIN
 
 
 

@@ -87,12 +87,16 @@ def resize_max_dim(image: np.ndarray, max_dim: int) -> np.ndarray:
     """Shrink an ``(H, W, 3)`` image so its longer side is at most ``max_dim`` (aspect kept)."""
     if max_dim < 1:
         raise ImageError(f"max_dim must be a positive number of pixels, got {max_dim}.")
+    return image if max(image.shape[:2]) <= max_dim else resize_longer_side(image, max_dim)
+
+
+def resize_longer_side(image: np.ndarray, length: int) -> np.ndarray:
+    """Resize an ``(H, W, 3)`` image, aspect kept, so its longer side is ``length`` pixels."""
     height, width = image.shape[:2]
-    scale = max_dim / max(height, width)
-    if scale >= 1:
+    scale = length / max(height, width)
+    if height == round(height * scale) and width == round(width * scale):
         return image
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return resize(image, size[1], size[0])
+    return resize(image, max(1, round(height * scale)), max(1, round(width * scale)))
 
 
 def resize(image, height: int, width: int) -> np.ndarray:

@@ -42,8 +42,9 @@ def octaves_that_fit(height: int, width: int, min_size: int, octave_scale: float
 
     Returns 0 when even the full size is below ``min_size``.
     """
-    fitting = 0
-    while fitting < max_octaves and min(height, width) / octave_scale ** fitting >= min_size - 0.5:
+    fitting = 0  # the sizes rounded as octave_shapes rounds them (round(30.5) is 30)
+    while fitting < max_octaves and min(round(height / octave_scale ** fitting),
+                                        round(width / octave_scale ** fitting)) >= min_size:
         fitting += 1
     return fitting
 

@@ -64,12 +64,10 @@ def decayed_learning_rate(initial_rate: float, step: int, num_steps: int,
     return initial_rate * final_fraction ** (step / max(1, num_steps - 1))
 
 
-def _project(lower: float | None, upper: float | None):
-    if lower is None and upper is None:
-        return lambda x: x
-    low = -np.inf if lower is None else lower
-    high = np.inf if upper is None else upper
-    return lambda x: tf.clip_by_value(x, low, high)
+def _bounds(lower: float | None, upper: float | None) -> list[tf.Tensor]:
+    """The box as two float32 scalars (``None`` is an infinite bound)."""
+    return [tf.constant(-np.inf if lower is None else lower, tf.float32),
+            tf.constant(np.inf if upper is None else upper, tf.float32)]
 
 
 def _image_callbacks(callback):
@@ -77,12 +75,31 @@ def _image_callbacks(callback):
     return [] if callback is None else [lambda index, value, state: callback(index, value, state[0])]
 
 
+def compile_adam(loss_and_gradient: TensorLossAndGradient, shape) -> Callable:
+    """Loss, gradient and one Adam update of an image of ``shape``, as one ``tf.function``.
+
+    Every setting is a tensor argument, so one trace serves every run (keep the function).
+    """
+    spec, scalar = tf.TensorSpec(shape, tf.float32), tf.TensorSpec([], tf.float32)
+
+    @tf.function(input_signature=[spec, spec, spec] + [scalar] * 7)
+    def step(image, first, second, count, learning_rate, beta_1, beta_2, epsilon, lower, upper):
+        loss, gradient = loss_and_gradient(image)
+        image, first, second = adam_update(image, gradient, first, second, count, learning_rate,
+                                           beta_1, beta_2, epsilon)
+        return loss, (tf.clip_by_value(image, lower, upper), first, second)
+
+    return step
+
+
 def adam(loss_and_gradient: TensorLossAndGradient, x0, max_evaluations: int, *,
          learning_rate: float = presets.LEARNING_RATES["adam"], beta_1: float = 0.9,
          beta_2: float = 0.999, epsilon: float = 1e-7, lower: float | None = 0.0,
          upper: float | None = 255.0, callback: ascent.Callback | None = None,
-         verbose: bool = False) -> ascent.AscentResult:
+         verbose: bool = False, compiled: Callable | None = None) -> ascent.AscentResult:
     """Minimise with Adam, one evaluation per step, projecting onto ``[lower, upper]``.
+
+    ``compiled``: a :func:`compile_adam` of this loss, to reuse its trace across runs.
 
     Returns:
         :class:`neuralart_helpers.ascent.AscentResult` whose ``state`` is
@@ -90,44 +107,47 @@ def adam(loss_and_gradient: TensorLossAndGradient, x0, max_evaluations: int, *,
         losses before each step.
     """
     x0 = tf.convert_to_tensor(x0, tf.float32)
-    spec, scalar = tf.TensorSpec(x0.shape, tf.float32), tf.TensorSpec([], tf.float32)
-    project = _project(lower, upper)
-
-    @tf.function(input_signature=[spec, spec, spec, scalar])
-    def compiled(image, first, second, step):
-        loss, gradient = loss_and_gradient(image)
-        image, first, second = adam_update(image, gradient, first, second, step, learning_rate,
-                                           beta_1, beta_2, epsilon)
-        return loss, (project(image), first, second)
-
-    step = lambda state, index: compiled(*state, tf.constant(index + 1.0))
+    compiled = compiled or compile_adam(loss_and_gradient, x0.shape)
+    settings = [tf.constant(value, tf.float32) for value in (learning_rate, beta_1, beta_2, epsilon)]
+    settings += _bounds(lower, upper)
+    step = lambda state, index: compiled(*state, tf.constant(index + 1.0), *settings)
     start = (x0, tf.zeros_like(x0), tf.zeros_like(x0))
     return ascent.run(step, start, max_evaluations, callbacks=_image_callbacks(callback),
                       verbose=verbose)
+
+
+def compile_gradient_descent(loss_and_gradient: TensorLossAndGradient, shape) -> Callable:
+    """Loss, gradient and one normalised descent update of an image of ``shape``, compiled once."""
+    spec, scalar = tf.TensorSpec(shape, tf.float32), tf.TensorSpec([], tf.float32)
+
+    @tf.function(input_signature=[spec] + [scalar] * 3)
+    def step(image, rate, lower, upper):
+        loss, gradient = loss_and_gradient(image)
+        moved = normalized_gradient_update(image, gradient, rate)
+        return loss, (tf.clip_by_value(moved, lower, upper),)
+
+    return step
 
 
 def gradient_descent(loss_and_gradient: TensorLossAndGradient, x0, max_evaluations: int, *,
                      learning_rate: float = presets.LEARNING_RATES["gd"],
                      final_fraction: float = 0.1, lower: float | None = 0.0,
                      upper: float | None = 255.0, callback: ascent.Callback | None = None,
-                     verbose: bool = False) -> ascent.AscentResult:
+                     verbose: bool = False, compiled: Callable | None = None) -> ascent.AscentResult:
     """Normalised gradient descent, the rate decaying to ``final_fraction`` of itself.
+
+    ``compiled``: a :func:`compile_gradient_descent` of this loss, to reuse its trace.
 
     Returns:
         :class:`neuralart_helpers.ascent.AscentResult` whose ``state`` is ``(x,)``.
     """
     x0 = tf.convert_to_tensor(x0, tf.float32)
-    project = _project(lower, upper)
-
-    @tf.function(input_signature=[tf.TensorSpec(x0.shape, tf.float32),
-                                  tf.TensorSpec([], tf.float32)])
-    def compiled(image, rate):
-        loss, gradient = loss_and_gradient(image)
-        return loss, (project(normalized_gradient_update(image, gradient, rate)),)
+    compiled = compiled or compile_gradient_descent(loss_and_gradient, x0.shape)
+    box = _bounds(lower, upper)
 
     def step(state, index):
-        return compiled(state[0], decayed_learning_rate(learning_rate, index, max_evaluations,
-                                                        final_fraction))
+        rate = decayed_learning_rate(learning_rate, index, max_evaluations, final_fraction)
+        return compiled(state[0], tf.constant(rate, tf.float32), *box)
 
     return ascent.run(step, (x0,), max_evaluations, callbacks=_image_callbacks(callback),
                       verbose=verbose)

@@ -88,3 +88,10 @@ TV_FORMS = ("l1", "l2", "power")
 LEARNING_RATES = {"adam": 8.0, "gd": 4.0, "lbfgs": None, "scipy-lbfgs": None}
 # The TensorFlow tutorial's Adam (lr 0.02, epsilon 0.1 on [0, 1] images), in pixel units.
 TUTORIAL_ADAM = {"learning_rate": 0.02 * 255.0, "beta_1": 0.99, "epsilon": 0.1 / 255.0}
+
+# ---------------------------------------------------------------- chapter 05: the GAN
+GAN_MODELS = ("mlp", "dcgan")
+GAN_UPSAMPLING = ("transpose", "resize")
+# A training run's settings (its config.json) when not given; `neuralart gan train` shows them.
+GAN_TRAIN = {"model": "mlp", "seed": 0, "batch_size": 128, "upsampling": "transpose",
+             "limit": None}

@@ -262,6 +262,7 @@ class StyleTransfer:
         spec = tf.TensorSpec(self.content_image.shape, tf.float32)
         self.losses = tf.function(self._losses, input_signature=[spec])
         self.loss_and_gradient = tf.function(self._loss_and_gradient, input_signature=[spec])
+        self.compiled_steps: dict[str, Callable] = {}  # Adam's and GD's, traced once each
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -382,12 +383,16 @@ def _box(options: dict) -> dict:
 def _run_steps(problem: StyleTransfer, optimizer, image, num_steps, learning_rate, recorder,
                options):
     """Adam or gradient descent on the shared loop; returns the final image."""
-    function = optimizers.adam if optimizer == "adam" else optimizers.gradient_descent
+    function, compile_step = ((optimizers.adam, optimizers.compile_adam) if optimizer == "adam"
+                              else (optimizers.gradient_descent, optimizers.compile_gradient_descent))
+    recorder.start_image = image
+    if optimizer not in problem.compiled_steps:
+        problem.compiled_steps[optimizer] = compile_step(problem.loss_and_gradient, problem.shape)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonFiniteLossWarning)  # said once, below
         result = function(problem.loss_and_gradient, image, num_steps,
                           learning_rate=learning_rate, callback=recorder.after_step,
-                          **_box(options), **options)
+                          compiled=problem.compiled_steps[optimizer], **_box(options), **options)
     recorder.losses.update({name: result.parts.get(name, []) for name in recorder.losses})
     recorder.stop(result.stopped)
     return result.state[0]
@@ -426,11 +431,12 @@ class _Recorder:
         self.best_image, self.best_loss = None, math.inf
         self.stopped: str | None = None
         self.progress = ascent.progress_bar(num_steps, verbose)
+        self.progress_target, self.start_image = num_steps, None
 
-    def _keep(self, image, best) -> None:
-        """Times, GIF frames, snapshots and the progress bar after evaluation ``count``."""
+    def _keep(self, image, best, frame: bool) -> None:
+        """Times, a GIF frame (if ``frame``) and snapshots after evaluation ``count``."""
         self.times.append(time.perf_counter() - self.start)
-        if self.frame_every and (self.count - 1) % self.frame_every == 0:
+        if frame:
             self.frames.append(np.clip(np.asarray(image, np.float32), 0, 255))
         if self.on_snapshot is not None and self.count % self.snapshot_every == 0:
             self.on_snapshot(np.clip(np.asarray(best, np.float32), 0, 255), self.count)
@@ -440,24 +446,30 @@ class _Recorder:
         values = {name: float(value) for name, value in parts.items()}
         self.count += 1
         if not math.isfinite(values["total"]):
+            kept = "the best image whose loss was finite"
             if self.best_image is None:
-                self.best_image = image
+                kept, self.best_image = "the starting image", image
             self.stopped = (f"The loss became {values['total']} at evaluation {self.count}; "
-                            f"stopped and kept the best image with a finite loss. Lower the "
-                            f"weights (or the learning rate).")
+                            f"stopped and kept {kept}. Lower the weights (or the learning rate).")
             raise _StopOptimization
         for name in self.losses:
             self.losses[name].append(values[name])
         if values["total"] < self.best_loss:
             self.best_loss, self.best_image = values["total"], image
-        self._keep(image, self.best_image)
+        self._keep(image, self.best_image,
+                   self.frame_every and (self.count - 1) % self.frame_every == 0)
         if self.progress is not None:
             self.progress.update(self.count, [("loss", values["total"])])
 
     def after_step(self, index: int, value: float, image) -> None:
-        """One Adam or GD step (the shared loop keeps the losses and the progress bar)."""
+        """One Adam or GD step; ``image`` is the one the next evaluation sees (the shared
+        loop keeps the losses and the progress bar). Frames: the start, then every
+        ``frame_every`` steps, and the final image."""
+        if self.frame_every and index == 0:
+            self.frames.append(np.clip(np.asarray(self.start_image, np.float32), 0, 255))
         self.count = index + 1
-        self._keep(image, image)
+        self._keep(image, image, self.frame_every and (
+            self.count % self.frame_every == 0 or self.count == self.progress_target))
 
     def stop(self, message: str | None) -> None:
         """Say once why the run stopped early, if it did."""
@@ -499,9 +511,4 @@ def check_blend(blend: Sequence[float] | None, count: int) -> list[float]:
 
 def fit_style_to_content(style_image: np.ndarray, content_image: np.ndarray) -> np.ndarray:
     """Resize ``style_image`` (aspect kept) so its longer side equals the content's longer side."""
-    target = max(content_image.shape[:2])
-    height, width = style_image.shape[:2]
-    scale = target / max(height, width)
-    if abs(scale - 1.0) < 1e-6:
-        return style_image
-    return images.resize(style_image, max(1, round(height * scale)), max(1, round(width * scale)))
+    return images.resize_longer_side(style_image, max(content_image.shape[:2]))

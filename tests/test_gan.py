@@ -1,4 +1,4 @@
-"""GAN models, losses, alternating training, checkpoints and exact resume, tf.distribute, CLI."""
+"""GAN models, losses, alternating training, checkpoints (damaged too), resume, tf.distribute."""
 
 import math
 import os
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neuralart_helpers import data, gan, metrics
+from neuralart_helpers import data, gan
 from neuralart_helpers import images as image_io
-from neuralart_helpers.cli import main
+from neuralart_helpers import errors
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,9 @@ def test_upsample_block_doubles_the_size_and_counts_its_kernel_taps(upsampling, 
 
 
 def test_unknown_model_and_upsampling_are_clear_errors():
-    with pytest.raises(gan.GANConfigError, match="mlp"):
+    with pytest.raises(errors.NeuralArtError, match="mlp"):
         gan.build_models("vae")
-    with pytest.raises(gan.GANConfigError, match="transpose"):
+    with pytest.raises(errors.NeuralArtError, match="transpose"):
         gan.build_models("dcgan", upsampling="bilinear")
 
 
@@ -141,8 +141,53 @@ def test_checkpoint_round_trip_is_exact(real_images, tmp_path):
 
 
 def test_restore_from_an_empty_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(gan.GANConfigError, match="No checkpoint"):
+    with pytest.raises(errors.NeuralArtError, match="No checkpoint"):
         gan.restore_latest(gan.build_gan("mlp"), tmp_path)
+
+
+def damage_checkpoint(prefix, how: str) -> str:
+    """Cut the ``.data`` file of checkpoint ``prefix`` short, or overwrite its ``.index``.
+
+    Returns the name of the damaged file.
+    """
+    if how == "truncated data":
+        path = next(prefix.parent.glob(f"{prefix.name}.data-*"))
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    else:
+        path = prefix.parent / f"{prefix.name}.index"
+        path.write_bytes(b"this is not a checkpoint index\n" * 4)
+    return path.name
+
+
+@pytest.mark.parametrize("how", ["truncated data", "garbage index"])
+def test_a_damaged_checkpoint_names_its_file_and_falls_back_once_deleted(how, real_images, tmp_path):
+    model = gan.build_gan("mlp", seed=0)
+    gan.train_gan(model, real_images[:128], epochs=2, batch_size=64, verbose=0,
+                  manager=gan.checkpoint_manager(model, tmp_path))  # keeps ckpt-2 and ckpt-4
+    data_file = next(tmp_path.glob("ckpt-4.data-*")).name
+    damaged = damage_checkpoint(tmp_path / "ckpt-4", how)
+
+    with pytest.raises(errors.CheckpointError) as caught:
+        gan.restore_latest(gan.build_gan("mlp", seed=1), tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"Checkpoint {tmp_path / 'ckpt-4'} is damaged ({damaged}: ")
+    assert message.endswith(f"delete {data_file} and ckpt-4.index in {tmp_path} to fall back "
+                            f"to the previous checkpoint, ckpt-2.")
+
+    for path in tmp_path.glob("ckpt-4.*"):  # do what the message says
+        path.unlink()
+    assert gan.restore_latest(gan.build_gan("mlp", seed=1), tmp_path) == 2
+
+
+def test_a_damaged_only_checkpoint_says_that_none_is_left(tmp_path):
+    gan.save_checkpoint(gan.checkpoint_manager(gan.build_gan("mlp"), tmp_path), 3)
+    damage_checkpoint(tmp_path / "ckpt-3", "garbage index")
+    with pytest.raises(errors.CheckpointError) as caught:
+        gan.restore_latest(gan.build_gan("mlp"), tmp_path)
+    assert "(ckpt-3.index: " in str(caught.value)
+    assert str(caught.value).endswith(f"no earlier checkpoint is left: delete {tmp_path} and "
+                                      f"train again.")
 
 
 def test_ctrl_c_during_a_save_waits_until_the_checkpoint_is_written(tmp_path):
@@ -261,32 +306,3 @@ def test_training_under_mirrored_strategy_on_two_cpus(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert result.stdout.strip().endswith("OK")
-
-
-def test_cli_train_resume_sample_evaluate(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("NEURALART_DEBUG", "1")
-    out = tmp_path / "run"
-    arguments = ["gan", "train", "--model", "mlp", "--limit", "256", "--batch-size", "64",
-                 "--out", str(out), "--seed", "3", "--quiet"]
-    assert main(arguments + ["--epochs", "1"]) == 0
-    assert main(arguments + ["--epochs", "1"]) == 2  # refuses to overwrite a run
-    assert "--resume" in capsys.readouterr().err
-    assert main(arguments + ["--epochs", "2", "--resume"]) == 0
-    assert (out / "progress.gif").is_file() and (out / "samples" / "epoch_002.png").is_file()
-    assert gan.read_config(out)["seed"] == 3
-
-    assert main(["gan", "sample", "--checkpoint", str(out), "--n", "9", str(tmp_path / "s.png")]) == 0
-    from neuralart_helpers import images
-    assert images.load_image(tmp_path / "s.png").shape == (3 * 30 + 2, 3 * 30 + 2, 3)
-
-    train_classifier = metrics.train_classifier
-    monkeypatch.setattr(metrics, "train_classifier",  # a quicker classifier for the test
-                        lambda images, labels: train_classifier(images[:2000], labels[:2000],
-                                                                epochs=1))
-    capsys.readouterr()
-    assert main(["gan", "evaluate", "--checkpoint", str(out), "--samples", "500"]) == 0
-    report = capsys.readouterr().out
-    assert "after 8 steps" in report and "classifier FID:" in report and "Ankle boot" in report
-
-    assert main(["gan", "sample", "--checkpoint", str(tmp_path), "x.png"]) == 2
-    assert "config.json not found" in capsys.readouterr().err

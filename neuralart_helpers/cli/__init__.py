@@ -4,8 +4,8 @@ Each subcommand module has ``register(subparsers)``, which adds its parser and
 sets ``func`` (called with the parsed arguments, returning the exit status).
 Every error a user can cause (a :class:`~neuralart_helpers.errors.NeuralArtError`, or an
 ``OSError`` such as a missing folder or a full disk) is printed as one line on stderr, exit
-status 2. Anything else is a bug and keeps its traceback; so does every error when
-``NEURALART_DEBUG=1`` is set.
+status 2. Anything else is a bug and keeps its traceback. ``NEURALART_DEBUG=1`` also shows
+TensorFlow's own log lines.
 """
 
 from __future__ import annotations
@@ -61,8 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``neuralart`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     args = build_parser().parse_args(argv)
-    debug = bool(os.environ.get("NEURALART_DEBUG"))
-    if not debug:
+    if not os.environ.get("NEURALART_DEBUG"):
         _silence_native_stderr()
     try:
         return int(args.func(args) or 0)
@@ -70,8 +69,6 @@ def main(argv: list[str] | None = None) -> int:
         print("neuralart: interrupted", file=sys.stderr)
         return 130
     except (NeuralArtError, OSError) as error:
-        if debug:
-            raise
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"neuralart {args.command}: error: {message}", file=sys.stderr)
         return 2

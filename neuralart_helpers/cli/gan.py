@@ -14,23 +14,18 @@ noise batch after each epoch (``samples/epoch_NNN.png``) and ``progress.gif``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from neuralart_helpers import cli
+from neuralart_helpers import presets
 from neuralart_helpers.errors import CheckpointError, NeuralArtError
 
 
 class _LibraryDefaults(argparse.HelpFormatter):
-    """Help that shows ``gan.TRAIN_DEFAULTS``, importing ``gan`` (and TensorFlow) only then."""
+    """Help that shows the library's defaults, ``presets.GAN_TRAIN``."""
 
     def _get_help_string(self, action):
-        if "neuralart_helpers.gan" not in sys.modules and not os.environ.get("NEURALART_DEBUG"):
-            cli._silence_native_stderr()  # once, before TensorFlow's C++ start-up lines
-        from neuralart_helpers import gan
-
-        default = gan.TRAIN_DEFAULTS.get(action.dest)
+        default = presets.GAN_TRAIN.get(action.dest)
         return action.help if default is None else f"{action.help} (default {default})"
 
 
@@ -53,7 +48,7 @@ def _add_train_parser(actions) -> None:
     # The run's settings are left out of args unless given (the defaults, gan.TRAIN_DEFAULTS,
     # come in _train_config), so that --resume can tell a given flag from a default.
     unset = argparse.SUPPRESS
-    train.add_argument("--model", choices=("mlp", "dcgan"), default=unset,  # = gan.MODELS
+    train.add_argument("--model", choices=presets.GAN_MODELS, default=unset,
                        help="the seed's dense networks, or the convolutional DCGAN")
     train.add_argument("--epochs", type=int, required=True, metavar="N",
                        help="total epochs over the 60 000 training images")
@@ -65,7 +60,7 @@ def _add_train_parser(actions) -> None:
     train.add_argument("--seed", type=int, default=unset,
                        help="seed for weights, data order, noise")
     train.add_argument("--batch-size", type=int, default=unset, help="images per step")
-    train.add_argument("--upsampling", choices=("transpose", "resize"),  # = gan.UPSAMPLING
+    train.add_argument("--upsampling", choices=presets.GAN_UPSAMPLING,
                        default=unset,
                        help="DCGAN generator: transposed convolutions or upsampling + convolution")
     train.add_argument("--limit", type=int, default=unset, metavar="N",

@@ -1,0 +1,186 @@
+"""`neuralart gan` on the command line: train, resume, sample, evaluate; damaged checkpoints
+and --resume with flags that contradict the saved run are one-line errors, exit status 2."""
+
+import shutil
+
+import pytest
+import tensorflow as tf
+
+from neuralart_helpers import cli, gan, images, metrics
+from neuralart_helpers.cli import main
+
+# The saved run: an MLP, 128 images in batches of 64 = 2 steps per epoch, seed 3.
+TRAIN = ["gan", "train", "--model", "mlp", "--limit", "128", "--batch-size", "64", "--seed", "3",
+         "--quiet"]
+
+
+@pytest.fixture
+def one_line_errors(monkeypatch):
+    """``main`` as the console script runs it (errors are one line, exit 2), capsys kept."""
+    monkeypatch.delenv("NEURALART_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "_silence_native_stderr", lambda: None)  # would swap sys.stderr
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A 2-epoch run of TRAIN: checkpoints ckpt-2 and ckpt-4, config.json, samples/."""
+    out = tmp_path_factory.mktemp("gan") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NEURALART_DEBUG", "1")
+        assert main([*TRAIN, "--epochs", "2", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def run(saved_run, tmp_path):
+    """A fresh copy of ``saved_run`` for one test to damage or resume."""
+    return shutil.copytree(saved_run, tmp_path / "run")
+
+
+@pytest.fixture
+def train_calls(monkeypatch):
+    """Record ``(model, images, epochs, batch size, seed)`` of every ``gan.train_gan`` call."""
+    calls, train_gan = [], gan.train_gan
+
+    def recording(model, train_images, epochs, batch_size, seed, **kwargs):
+        calls.append((model.name, len(train_images), epochs, batch_size, seed))
+        return train_gan(model, train_images, epochs, batch_size, seed, **kwargs)
+
+    monkeypatch.setattr(gan, "train_gan", recording)
+    return calls
+
+
+def error_line(capsys) -> str:
+    """The single line ``main`` wrote on stderr (asserting there was exactly one)."""
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert err.startswith("neuralart gan: error: ") and "Traceback" not in err
+    return err
+
+
+def damage_checkpoint(prefix, how: str) -> str:
+    """Cut checkpoint ``prefix``'s ``.data`` file short or overwrite its ``.index``; its name."""
+    if how == "truncated data":
+        path = next(prefix.parent.glob(f"{prefix.name}.data-*"))
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    else:
+        path = prefix.parent / f"{prefix.name}.index"
+        path.write_bytes(b"this is not a checkpoint index\n" * 4)
+    return path.name
+
+
+def resume(run, *flags) -> list[str]:
+    return ["gan", "train", "--out", str(run), "--epochs", "3", "--resume", "--quiet", *flags]
+
+
+@pytest.mark.parametrize("command", ["sample", "evaluate", "train --resume"])
+@pytest.mark.parametrize("how", ["truncated data", "garbage index"])
+def test_a_damaged_checkpoint_is_one_line_naming_the_file(how, command, run, tmp_path, capsys,
+                                                          one_line_errors):
+    data_file = next(run.glob("ckpt-4.data-*")).name
+    damaged = damage_checkpoint(run / "ckpt-4", how)
+    argv = {"sample": ["gan", "sample", "--checkpoint", str(run), str(tmp_path / "s.png")],
+            "evaluate": ["gan", "evaluate", "--checkpoint", str(run)],
+            "train --resume": resume(run)}[command]
+    assert main(argv) == 2
+    err = error_line(capsys)
+    assert f"error: Checkpoint {run / 'ckpt-4'} is damaged ({damaged}: " in err
+    assert err.endswith(f"; delete {data_file} and ckpt-4.index in {run} to fall back to the "
+                        f"previous checkpoint, ckpt-2.\n")
+    assert not (tmp_path / "s.png").exists()
+    assert tf.train.latest_checkpoint(str(run)).endswith("ckpt-4")  # nothing was saved
+
+
+def test_deleting_the_damaged_checkpoint_resumes_from_the_previous_one(run, capsys,
+                                                                       one_line_errors):
+    damage_checkpoint(run / "ckpt-4", "truncated data")
+    assert main(resume(run)) == 2
+    for path in run.glob("ckpt-4.*"):  # what the error said to do
+        path.unlink()
+    capsys.readouterr()
+    assert main(resume(run)) == 0
+    assert f"resuming {run} at step 2 " in capsys.readouterr().out
+    assert tf.train.latest_checkpoint(str(run)).endswith("ckpt-6")
+
+
+@pytest.mark.parametrize("flag, value, saved", [
+    ("--model", "dcgan", "--model mlp"), ("--seed", "4", "--seed 3"),
+    ("--batch-size", "32", "--batch-size 64"), ("--upsampling", "resize", "--upsampling transpose"),
+    ("--limit", "256", "--limit 128")])
+def test_resume_refuses_a_flag_that_contradicts_the_saved_run(flag, value, saved, run, capsys,
+                                                              one_line_errors, train_calls):
+    config = (run / "config.json").read_text()
+    assert main(resume(run, flag, value)) == 2
+    err = error_line(capsys)
+    assert f"error: --resume: {run} was trained with {saved}, not {flag} {value}; leave {flag} " \
+           f"out to continue it" in err
+    assert train_calls == [] and (run / "config.json").read_text() == config
+
+
+def test_resume_refuses_a_limit_when_the_run_had_none(run, capsys, one_line_errors):
+    gan.write_config(run, {**gan.read_config(run), "limit": None})
+    assert main(resume(run, "--limit", "128")) == 2
+    assert f"{run} was trained with no --limit, not --limit 128;" in error_line(capsys)
+
+
+@pytest.mark.parametrize("flags", [[], ["--model", "mlp", "--seed", "3", "--batch-size", "64",
+                                        "--upsampling", "transpose", "--limit", "128"]])
+def test_resume_accepts_agreeing_flags_and_takes_the_saved_settings(flags, run, capsys,
+                                                                    one_line_errors, train_calls):
+    config = gan.read_config(run)
+    assert main(resume(run, *flags)) == 0
+    assert f"resuming {run} at step 4 (model mlp, seed 3, batch size 64," in capsys.readouterr().out
+    assert train_calls == [("mlp_gan", 128, 3, 64, 3)]  # the saved model, limit, batch size, seed
+    assert gan.read_config(run) == config
+    assert tf.train.latest_checkpoint(str(run)).endswith("ckpt-6")
+
+
+def test_a_new_run_takes_its_defaults_from_the_library(tmp_path, monkeypatch, one_line_errors,
+                                                       train_calls):
+    for name, value in {"seed": 5, "batch_size": 32, "limit": 64}.items():
+        monkeypatch.setitem(gan.TRAIN_DEFAULTS, name, value)
+    assert main(["gan", "train", "--epochs", "1", "--out", str(tmp_path), "--quiet"]) == 0
+    assert train_calls == [("mlp_gan", 64, 1, 32, 5)]
+    assert gan.read_config(tmp_path) == {"model": "mlp", "seed": 5, "batch_size": 32,
+                                         "upsampling": "transpose", "limit": 64,
+                                         "latent_dim": gan.LATENT_DIM}
+
+
+def test_train_help_shows_the_library_defaults_and_choices(monkeypatch, capsys, one_line_errors):
+    monkeypatch.setitem(gan.TRAIN_DEFAULTS, "batch_size", 96)
+    with pytest.raises(SystemExit) as exited:
+        main(["gan", "train", "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for expected in ("--model {mlp,dcgan}", "DCGAN (default mlp)", "images per step (default 96)",
+                     "noise (default 0)", "convolution (default transpose)"):
+        assert expected in text
+    assert "(default None)" not in text
+    assert f"{{{','.join(gan.MODELS)}}}" in text and f"{{{','.join(gan.UPSAMPLING)}}}" in text
+
+
+def test_cli_train_resume_sample_evaluate(tmp_path, capsys, monkeypatch, one_line_errors):
+    out = tmp_path / "run"
+    arguments = ["gan", "train", "--model", "mlp", "--limit", "256", "--batch-size", "64",
+                 "--out", str(out), "--seed", "3", "--quiet"]
+    assert main(arguments + ["--epochs", "1"]) == 0
+    assert main(arguments + ["--epochs", "1"]) == 2  # refuses to overwrite a run
+    assert "--resume" in error_line(capsys)
+    assert main(arguments + ["--epochs", "2", "--resume"]) == 0
+    assert (out / "progress.gif").is_file() and (out / "samples" / "epoch_002.png").is_file()
+    assert gan.read_config(out)["seed"] == 3
+
+    assert main(["gan", "sample", "--checkpoint", str(out), "--n", "9", str(tmp_path / "s.png")]) == 0
+    assert images.load_image(tmp_path / "s.png").shape == (3 * 30 + 2, 3 * 30 + 2, 3)
+
+    train_classifier = metrics.train_classifier
+    monkeypatch.setattr(metrics, "train_classifier",  # a quicker classifier for the test
+                        lambda images, labels: train_classifier(images[:2000], labels[:2000],
+                                                                epochs=1))
+    capsys.readouterr()
+    assert main(["gan", "evaluate", "--checkpoint", str(out), "--samples", "500"]) == 0
+    report = capsys.readouterr().out
+    assert "after 8 steps" in report and "classifier FID:" in report and "Ankle boot" in report
+
+    assert main(["gan", "sample", "--checkpoint", str(tmp_path), "x.png"]) == 2
+    assert "config.json not found" in error_line(capsys)
