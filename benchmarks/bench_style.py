@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from neuralart_helpers import backbones, images, style  # noqa: E402
+from neuralart_helpers import backbones, images, presets, style  # noqa: E402
 from timing import best_time, network_pass  # noqa: E402
 
 TUTORIAL_STEPS = 1000
@@ -39,7 +39,6 @@ TUTORIAL_STEPS = 1000
 
 def bare_step_times(transfer: style.StyleTransfer, steps: int) -> tuple[float, float]:
     """Seconds per compiled forward+backward pass (of the same total loss, of the network alone)."""
-    extractor, backbone = transfer.extractor, transfer.backbone
     spec = [tf.TensorSpec(transfer.shape, tf.float32)]
 
     @tf.function(input_signature=spec)
@@ -49,7 +48,7 @@ def bare_step_times(transfer: style.StyleTransfer, steps: int) -> tuple[float, f
             total = transfer._losses(pixels)["total"]
         return tape.gradient(total, pixels)
 
-    network_only = network_pass(extractor, backbone, input_signature=spec)
+    network_only = network_pass(transfer.layers, transfer.backbone, input_signature=spec)
 
     image = tf.constant(transfer.content_image)
     return tuple(best_time(lambda: [bare(image) for _ in range(steps)], 5) / steps
@@ -71,9 +70,9 @@ def step_ratios(transfer: style.StyleTransfer, steps: int) -> dict[str, float]:
 
 def tutorial_loss(transfer: style.StyleTransfer) -> tuple[float, float]:
     """(seconds, final total loss) of the TensorFlow tutorial's 1000 Adam steps."""
-    transfer.run("content", "adam", 2, verbose=False, **style.TUTORIAL_ADAM)  # compile first
+    transfer.run("content", "adam", 2, verbose=False, **presets.TUTORIAL_ADAM)  # compile first
     start = time.perf_counter()
-    tutorial = transfer.run("content", "adam", TUTORIAL_STEPS, verbose=False, **style.TUTORIAL_ADAM)
+    tutorial = transfer.run("content", "adam", TUTORIAL_STEPS, verbose=False, **presets.TUTORIAL_ADAM)
     seconds = time.perf_counter() - start
     return seconds, float(transfer.losses(tf.constant(tutorial.image))["total"])
 

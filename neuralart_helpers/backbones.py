@@ -10,6 +10,10 @@ SqueezeNet (Iandola et al. 2016) is defined here because Keras does not ship
 it; its ImageNet weights (3 MB) come from the asset registry. InceptionV3 and
 VGG19 come from ``keras.applications`` (about 90 MB of weights each, downloaded
 by Keras on first use).
+
+Range convention: every function here takes RGB pixels in ``[0, 255]``;
+``preprocess`` turns them into what the network expects (BGR minus the ImageNet
+mean for SqueezeNet and VGG19, ``[-1, 1]`` for InceptionV3) and ``deprocess`` undoes it.
 """
 
 from __future__ import annotations

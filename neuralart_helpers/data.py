@@ -2,6 +2,9 @@
 
 The four IDX files are looked up in the Keras cache, then in Debian's
 ``dataset-fashion-mnist`` package, then downloaded (see ``assets``).
+
+Range convention: ``load_fashion_mnist`` gives uint8 images in ``[0, 255]``;
+``scale_images`` maps them to float32 ``[-1, 1]``, the range the GAN draws in.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Objectives compose like numbers, in the manner of Lucid::
 
 The render loop *maximises* the objective. Values are plain scalar tensors;
 nothing here reads a global (the backbone, the image size or a weight).
+
+Range convention: objectives read activations (any real values, ``>= 0`` after
+a ReLU); they never see pixels.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Show results as pictures: image grids and loss curves (Matplotlib)."""
+"""Show results as pictures: image grids and loss curves (Matplotlib).
+
+Range convention: images are shown as RGB in ``[0, 255]`` (float or uint8);
+signed arrays (gradients, bands) go through :func:`signed_to_image` first.
+"""
 
 from __future__ import annotations
 
