@@ -18,6 +18,8 @@ mean for SqueezeNet and VGG19, ``[-1, 1]`` for InceptionV3) and ``deprocess`` un
 
 from __future__ import annotations
 
+import collections
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -274,9 +276,33 @@ def load_backbone(name: str = presets.DEFAULT_BACKBONE,
                     visualize_layers=spec["visualize_layers"])
 
 
+@contextlib.contextmanager
+def _fresh_layer_names():
+    """Keras's automatic layer names counted from zero while a model is built.
+
+    Keras numbers unnamed layers across the whole session, so a second InceptionV3 would
+    call its first convolution ``conv2d_94`` and the ``conv2d`` of the presets would not
+    exist. The counters are restored afterwards (to the larger of both), so later
+    automatic names stay unique.
+    """
+    from keras.src.backend.common import global_state
+
+    key = "object_name_uids"
+    before = global_state.get_global_attribute(key) or {}
+    global_state.set_global_attribute(key, collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        merged = collections.defaultdict(int, before)
+        for name, count in (global_state.get_global_attribute(key) or {}).items():
+            merged[name] = max(merged[name], count)
+        global_state.set_global_attribute(key, merged)
+
+
 def _keras_application(constructor, label: str, weights: str | None) -> keras.Model:
     try:
-        return constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
+        with _fresh_layer_names():
+            return constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
     except Exception as error:  # noqa: BLE001 - Keras raises bare Exception when offline
         if weights != "imagenet":
             raise

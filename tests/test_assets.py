@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from neuralart_helpers import assets
+from neuralart_helpers import errors
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MANIFEST = SHARED_DATA / "MANIFEST.md"
@@ -85,7 +86,7 @@ def test_corrupt_and_offline_names_the_problem(cache, served_file):
     target = assets.cache_path(asset)
     target.parent.mkdir(parents=True)
     target.write_bytes(b"garbage")
-    with pytest.warns(UserWarning), pytest.raises(assets.AssetError, match="corrupt in the cache"):
+    with pytest.warns(UserWarning), pytest.raises(errors.AssetError, match="corrupt in the cache"):
         assets.fetch(asset.name)
 
 
@@ -93,14 +94,14 @@ def test_download_with_wrong_hash_is_rejected(cache, served_file, monkeypatch):
     asset, _ = served_file
     bad = assets.Asset(asset.name, asset.filename, asset.url, "0" * 64, "models", "a test file")
     monkeypatch.setitem(assets.REGISTRY, asset.name, bad)
-    with pytest.raises(assets.AssetError):
+    with pytest.raises(errors.AssetError):
         assets.fetch(asset.name)
     assert not assets.cache_path(bad).exists()
 
 
 def test_offline_error_names_file_url_and_exact_cache_path(cache):
     asset = assets.get_asset("starry_night")
-    with pytest.raises(assets.AssetError) as error:
+    with pytest.raises(errors.AssetError) as error:
         assets.fetch("starry_night")
     message = str(error.value)
     assert asset.filename in message
@@ -110,7 +111,7 @@ def test_offline_error_names_file_url_and_exact_cache_path(cache):
 
 
 def test_unknown_asset_lists_known_ones():
-    with pytest.raises(assets.AssetError, match="starry_night"):
+    with pytest.raises(errors.AssetError, match="starry_night"):
         assets.get_asset("mona_lisa")
 
 

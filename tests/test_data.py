@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from neuralart_helpers import assets, data
+from neuralart_helpers import errors
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_missing_data_gives_one_clear_error(tmp_path, monkeypatch):
         raise Exception("URL fetch failure: no internet")  # what get_file raises offline
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
-    with pytest.raises(assets.AssetError) as error:
+    with pytest.raises(errors.AssetError) as error:
         data.load_fashion_mnist("test")
     message = str(error.value)
     assert "t10k-images-idx3-ubyte.gz" in message and "no internet" in message

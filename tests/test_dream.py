@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neuralart_helpers import backbones, dream, images
+from neuralart_helpers import backbones, dream, errors, images, tiling
 
 
 @pytest.fixture(scope="module")
@@ -34,99 +34,173 @@ def test_dream_loss_on_crafted_features():
         float(tf.reduce_mean(tf.square(ramp))))
 
 
-def test_octave_shapes_follow_the_schedule():
-    assert dream.octave_shapes(300, 200, 3, 1.5) == [(133, 89), (200, 133), (300, 200)]
-    assert dream.octave_shapes(64, 64, 1, 2.0) == [(64, 64)]
-    with pytest.raises(ValueError, match="greater than 1"):
-        dream.octave_shapes(64, 64, 3, 1.0)
-    with pytest.raises(ValueError, match="at least 1"):
-        dream.octave_shapes(64, 64, 0, 1.4)
+def test_dream_climbs_the_shared_octave_schedule(model, photo, monkeypatch):
+    shapes, climb = [], dream.gradient_ascent
+
+    def recording(model, image, *args, **kwargs):
+        shapes.append(tuple(np.shape(image)[:2]))
+        return climb(model, image, *args, **kwargs)
+
+    monkeypatch.setattr(dream, "gradient_ascent", recording)
+    dream.dream(model, photo, num_octaves=3, octave_scale=1.3, num_steps=1, verbose=False)
+    assert shapes == [(38, 57), (49, 74), (64, 96)]  # 64x96 / 1.3**2, / 1.3, / 1
 
 
 def test_too_small_for_the_octaves_says_how_many_fit(model):
-    with pytest.raises(backbones.ImageTooSmallError) as error:
-        dream.dream(model, np.zeros((80, 120, 3), np.float32), octaves=4, octave_scale=1.5,
-                    steps=1, verbose=False)
+    with pytest.raises(errors.ImageTooSmallError) as error:
+        dream.dream(model, np.zeros((80, 120, 3), np.float32), num_octaves=4, octave_scale=1.5,
+                    num_steps=1, verbose=False)
     message = str(error.value)
     assert "24x36" in message and "31 px" in message and "at most 3 octaves" in message
+    with pytest.raises(errors.NeuralArtError, match="at least 1"):
+        dream.dream(model, np.zeros((80, 120, 3), np.float32), num_octaves=0, verbose=False)
 
 
 def test_zero_steps_returns_the_original(model, photo):
-    out, history = dream.dream(model, photo, octaves=3, octave_scale=1.3, steps=0, verbose=False)
-    assert out.shape == photo.shape and history == [[], [], []]
+    result = dream.dream(model, photo, num_octaves=3, octave_scale=1.3, num_steps=0,
+                         verbose=False)
+    assert isinstance(result, dream.DreamResult)
+    out, history = result
+    assert out.shape == photo.shape and out.dtype == np.float32 and isinstance(out, np.ndarray)
+    assert history == [[], [], []]
     assert np.abs(out - photo).max() < 1e-3
 
 
 def test_lost_detail_is_what_shrinking_removed(photo):
-    shrunk = dream.resize(tf.constant(photo), (32, 48))
+    shrunk = images.resize(photo, 32, 48)
     detail = dream.lost_detail(photo, shrunk, photo.shape[:2])
-    np.testing.assert_allclose(dream.resize(shrunk, photo.shape[:2]) + detail, photo, atol=1e-3)
-    assert float(tf.reduce_mean(tf.abs(detail))) > 1.0  # shrinking does lose something
+    np.testing.assert_allclose(images.resize(shrunk, *photo.shape[:2]) + detail, photo, atol=1e-3)
+    assert float(np.mean(np.abs(detail))) > 1.0  # shrinking does lose something
 
 
 def test_loss_increases_over_steps(model, photo):
-    image, losses = dream.gradient_ascent(model, photo, steps=8, step_size=2.0)
+    result = dream.gradient_ascent(model, photo, num_steps=8, step_size=2.0)
+    image, losses = result.image, result.losses
     assert len(losses) == 8
     assert losses[-1] > 1.5 * losses[0]
     assert all(later > earlier for earlier, later in zip(losses, losses[1:]))
-    assert 0.0 <= float(tf.reduce_min(image)) and float(tf.reduce_max(image)) <= 255.0
+    assert isinstance(image, np.ndarray) and image.shape == photo.shape
+    assert 0.0 <= image.min() and image.max() <= 255.0
 
 
 def test_laplacian_ascent_also_climbs(model, photo):
-    _, losses = dream.gradient_ascent(model, photo, steps=6, step_size=2.0, laplacian_levels=3)
+    losses = dream.gradient_ascent(model, photo, num_steps=6, step_size=2.0,
+                                   laplacian_levels=3).losses
     assert losses[-1] > 1.3 * losses[0]
 
 
 def test_max_loss_stops_early(model, photo):
-    _, losses = dream.gradient_ascent(model, photo, steps=50, step_size=2.0)
+    losses = dream.gradient_ascent(model, photo, num_steps=50, step_size=2.0).losses
     threshold = losses[3]
-    _, stopped = dream.gradient_ascent(model, photo, steps=50, step_size=2.0, max_loss=threshold)
-    assert len(stopped) == 4 and stopped == pytest.approx(losses[:4], rel=1e-5)
+    stopped = dream.gradient_ascent(model, photo, num_steps=50, step_size=2.0,
+                                    max_loss=threshold).losses
+    # the climb stops at the first step whose loss passes max_loss (step 4), after taking it
+    assert len(stopped) == 5 and stopped == pytest.approx(losses[:5], rel=1e-5)
+    assert stopped[-1] > threshold >= max(stopped[:-1])
+
+
+def test_callbacks_see_each_step_and_can_stop_the_climb(model, photo):
+    seen = []
+
+    def callback(step, loss, image):
+        seen.append((step, loss, np.array(image)))
+        return step == 2
+
+    result = dream.gradient_ascent(model, photo, num_steps=10, step_size=2.0,
+                                   callbacks=[callback])
+    assert [step for step, _, _ in seen] == [0, 1, 2]
+    assert [loss for _, loss, _ in seen] == result.losses
+    np.testing.assert_array_equal(seen[-1][2], result.image)
+    assert np.abs(seen[1][2] - seen[0][2]).mean() > 0.5  # each step moves the image
 
 
 def test_one_tile_covering_the_image_equals_untiled(model, photo):
     loss, gradient = model.gradient(tf.constant(photo))
-    tiled_loss, tiled = model.gradient(tf.constant(photo), tile_size=96, shift=(0, 0))
+    tiled_loss, tiled = tiling.tiled_loss_and_gradient(model.tile_loss_and_gradient, photo, 128,
+                                                       (0, 0))
     np.testing.assert_allclose(tiled_loss, loss, rtol=1e-5)
     np.testing.assert_allclose(tiled, gradient, rtol=1e-4, atol=1e-6 * float(np.abs(gradient).max()))
+    # no larger than a tile: DreamModel.gradient does not tile at all
+    untiled_loss, untiled = model.gradient(photo, tile_size=96, shift=(5, 7))
+    np.testing.assert_array_equal(untiled, gradient)
+
+
+def test_tiled_loss_is_the_area_weighted_mean_of_the_tiles(model, photo):
+    # 64x96 in 64 px tiles: a 64x64 tile (2/3 of the area) and a 64x32 strip (1/3)
+    loss, gradient = model.gradient(photo, tile_size=64, shift=(0, 0))
+    left = float(model.loss(tf.constant(photo[None, :, :64])))
+    right = float(model.loss(tf.constant(photo[None, :, 64:])))
+    assert float(loss) == pytest.approx(2 / 3 * left + 1 / 3 * right, rel=1e-5)
+    assert gradient.shape == photo.shape
 
 
 def test_tiled_dream_runs_and_changes_the_image(model):
     photo = images.content_photo("astronaut", max_dim=160)
-    out, history = dream.dream(model, photo, octaves=2, octave_scale=1.4, steps=3, step_size=2.0,
-                               tile_size=64, seed=1, verbose=False)
+    out, history = dream.dream(model, photo, num_octaves=2, octave_scale=1.4, num_steps=3,
+                               step_size=2.0, tile_size=64, seed=1, verbose=False)
     assert out.shape == photo.shape
     assert 3.0 < np.abs(out - photo).mean() < 60.0
     assert history[1][-1] > history[1][0]
 
 
 def test_seeded_runs_reproduce(model, photo):
-    first, _ = dream.dream(model, photo, octaves=2, steps=3, tile_size=48, seed=7, verbose=False)
-    second, _ = dream.dream(model, photo, octaves=2, steps=3, tile_size=48, seed=7, verbose=False)
-    other, _ = dream.dream(model, photo, octaves=2, steps=3, tile_size=48, seed=8, verbose=False)
+    def run(seed):
+        return dream.dream(model, photo, num_octaves=2, num_steps=3, tile_size=64, seed=seed,
+                           verbose=False).image
+
+    first, second, other = run(7), run(7), run(8)
     np.testing.assert_array_equal(first, second)
     assert np.abs(first - other).max() > 0.1  # the seed does move the tile seams
 
 
+def test_a_tile_below_twice_the_minimum_is_refused(model, photo):
+    with pytest.raises(errors.ImageTooSmallError, match="at least 62"):
+        dream.dream(model, photo, num_octaves=1, num_steps=1, tile_size=48, verbose=False)
+
+
 def test_step_is_traced_once_per_shape(squeezenet, photo):
     fresh = dream.DreamModel(squeezenet, {"fire4_concat": 1.0})
-    dream.dream(fresh, photo, octaves=2, steps=3, verbose=False)
-    dream.dream(fresh, photo, octaves=2, steps=3, verbose=False)  # a second call: no new traces
+    dream.dream(fresh, photo, num_octaves=2, num_steps=3, verbose=False)
+    dream.dream(fresh, photo, num_octaves=2, num_steps=3, verbose=False)  # no new traces
     assert fresh.ascent_step.experimental_get_tracing_count() == 2
 
 
 def test_unknown_layer_and_bad_weights(squeezenet):
-    with pytest.raises(backbones.LayerNameError, match="fire2_concat"):
+    with pytest.raises(errors.LayerNameError, match="fire2_concat"):
         dream.DreamModel(squeezenet, {"mixed4": 1.0})
     with pytest.raises(ValueError, match="finite and non-zero"):
         dream.DreamModel(squeezenet, {"fire2_concat": float("nan")})
 
 
-def test_non_finite_loss_is_reported(squeezenet, photo):
-    model = dream.DreamModel(squeezenet, {"fire2_concat": 1.0})
-    model.ascent_step = lambda image, *args: (tf.constant(np.inf), image)
-    with pytest.raises(dream.NonFiniteLossError, match="step size"):
-        dream.gradient_ascent(model, photo, steps=2)
+def _blowing_up(model, finite_steps):
+    """Replace the compiled step: +1 per step, losses 1, 2, ..., NaN after ``finite_steps``."""
+    count = [0]
+
+    def ascent_step(image, *args):
+        count[0] += 1
+        loss = float(count[0]) if count[0] <= finite_steps else float("nan")
+        return tf.constant(loss), image + 1.0
+
+    model.ascent_step = ascent_step
+    return model
+
+
+def test_a_non_finite_loss_warns_and_keeps_the_last_good_image(squeezenet, photo):
+    model = _blowing_up(dream.DreamModel(squeezenet, {"fire2_concat": 1.0}), finite_steps=2)
+    with pytest.warns(errors.NonFiniteLossWarning, match="became nan at step 3") as caught:
+        result = dream.gradient_ascent(model, photo, num_steps=5)  # steps counted from 1
+    assert len(caught) == 1 and "step size" in str(caught[0].message)
+    assert result.losses == [1.0, 2.0]
+    # the image after the second step has the NaN loss; the one after the first is the last good one
+    np.testing.assert_array_equal(result.image, photo + 1.0)
+
+
+def test_dream_reports_a_non_finite_loss(squeezenet, photo):
+    model = _blowing_up(dream.DreamModel(squeezenet, {"fire2_concat": 1.0}), finite_steps=0)
+    with pytest.warns(errors.NonFiniteLossWarning, match="at step 1"):
+        out, history = dream.dream(model, photo, num_octaves=1, num_steps=3, verbose=False)
+    assert history == [[]]
+    np.testing.assert_allclose(out, photo, atol=1e-3)  # nothing good came after the start
 
 
 def test_inception_preset_runs_one_octave_with_random_weights():
@@ -134,6 +208,6 @@ def test_inception_preset_runs_one_octave_with_random_weights():
     model = dream.DreamModel(inception)
     assert model.layer_weights == {"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5}
     photo = images.content_photo("chelsea", max_dim=160)
-    out, history = dream.dream(model, photo, octaves=1, steps=2, verbose=False)
+    out, history = dream.dream(model, photo, num_octaves=1, num_steps=2, verbose=False)
     assert out.shape == photo.shape and len(history[0]) == 2 and np.isfinite(history[0]).all()
     assert np.abs(out - photo).mean() > 0.1

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from neuralart_helpers import images
+from neuralart_helpers import errors
 
 
 def _save(tmp_path, picture: Image.Image, name: str, **options):
@@ -87,7 +88,7 @@ def test_bad_files_get_one_clear_sentence(tmp_path, content, match):
     path = tmp_path / "x.png"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(images.ImageError, match=match) as error:
+    with pytest.raises(errors.ImageError, match=match) as error:
         images.load_image(path)
     assert "\n" not in str(error.value)
 
@@ -97,7 +98,7 @@ def test_truncated_image_is_reported(tmp_path):
     path = _save(tmp_path, Image.fromarray(array), "full.jpg")
     truncated = tmp_path / "cut.jpg"
     truncated.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
-    with pytest.raises(images.ImageError, match="damaged or truncated"):
+    with pytest.raises(errors.ImageError, match="damaged or truncated"):
         images.load_image(truncated)
 
 
@@ -134,7 +135,7 @@ def test_failed_save_leaves_old_file_and_no_partial(tmp_path, monkeypatch):
 
 
 def test_unknown_extension_is_refused(tmp_path):
-    with pytest.raises(images.ImageError, match=".png, .jpg"):
+    with pytest.raises(errors.ImageError, match=".png, .jpg"):
         images.save_image(tmp_path / "out.bmpx", np.zeros((2, 2, 3)))
 
 
@@ -146,8 +147,46 @@ def test_gif_has_every_frame(tmp_path):
     back = iio.imread(path, index=None)
     assert back.shape[:3] == (3, 8, 10)
     np.testing.assert_allclose(back[..., :3].mean(axis=(1, 2, 3)), [0, 128, 255], atol=2)
-    with pytest.raises(images.ImageError, match="same shape"):
+    with pytest.raises(errors.ImageError, match="same shape"):
         images.save_gif(tmp_path / "b.gif", [frames[0], np.zeros((4, 4, 3))])
+
+
+def test_resize_takes_an_image_or_a_batch_and_returns_numpy():
+    rng = np.random.default_rng(3)
+    batch = rng.uniform(0, 255, (2, 12, 16, 3)).astype(np.float32)
+    small = images.resize(batch, 6, 8)
+    assert isinstance(small, np.ndarray) and small.dtype == np.float32
+    assert small.shape == (2, 6, 8, 3)
+    for index in range(2):  # a batch is resized image by image
+        np.testing.assert_allclose(small[index], images.resize(batch[index], 6, 8), atol=1e-4)
+    import tensorflow as tf
+
+    big = images.resize(tf.constant(batch[0]), 30, 40)  # tensors in, NumPy out
+    assert isinstance(big, np.ndarray) and big.shape == (30, 40, 3)
+
+
+def test_resize_is_lanczos_clipped_and_keeps_a_flat_image():
+    # a sharp edge: Lanczos overshoots it, and the result is clipped back into [0, 255]
+    edge = np.zeros((8, 8, 3), np.float32)
+    edge[:, 4:] = 255.0
+    import tensorflow as tf
+
+    raw = tf.image.resize(edge, (8, 21), method="lanczos3", antialias=True).numpy()
+    assert raw.max() > 255.0 and raw.min() < 0.0
+    resized = images.resize(edge, 8, 21)
+    np.testing.assert_allclose(resized, np.clip(raw, 0, 255), atol=1e-4)
+    flat = images.resize(np.full((9, 7, 3), 42.0, np.float32), 20, 3)
+    np.testing.assert_allclose(flat, 42.0, atol=1e-3)
+
+
+def test_resize_to_the_same_size_is_a_copy_and_bad_shapes_are_refused():
+    image = np.arange(4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
+    same = images.resize(image, 4, 5)
+    np.testing.assert_array_equal(same, image)
+    same[0, 0, 0] = -1.0
+    assert image[0, 0, 0] == 0.0  # a copy, not a view
+    with pytest.raises(errors.ImageError, match=r"\(H, W, C\)"):
+        images.resize(np.zeros((4, 5)), 2, 2)
 
 
 def test_content_photo_and_painting():
@@ -156,7 +195,7 @@ def test_content_photo_and_painting():
     assert 0 <= astronaut.min() and astronaut.max() <= 255 and astronaut.std() > 20
     starry = images.painting("starry_night", max_dim=256)
     assert starry.shape == (160, 256, 3)  # the original is 1024x640
-    with pytest.raises(images.ImageError, match="astronaut"):
+    with pytest.raises(errors.ImageError, match="astronaut"):
         images.content_photo("lena")
 
 

@@ -5,6 +5,7 @@ import pytest
 import scipy.linalg
 
 from neuralart_helpers import data, metrics
+from neuralart_helpers import errors
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +45,9 @@ def test_frechet_distance_handles_singular_covariances_and_bad_shapes():
     singular = np.diag([1.0, 0.0, 0.0])
     assert metrics.frechet_distance(np.zeros(3), singular, np.zeros(3), singular) == \
         pytest.approx(0.0, abs=1e-9)
-    with pytest.raises(metrics.MetricError, match="Shapes"):
+    with pytest.raises(errors.NeuralArtError, match="Shapes"):
         metrics.frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
-    with pytest.raises(metrics.MetricError, match="N >= 2"):
+    with pytest.raises(errors.NeuralArtError, match="N >= 2"):
         metrics.feature_statistics(np.zeros((1, 4)))
 
 

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from neuralart_helpers import param
+from neuralart_helpers import errors
 
 
 def test_grey_noise_is_seeded_grey_with_the_given_spread():
@@ -95,7 +96,7 @@ def test_decorrelate_colors_applies_the_normalised_matrix():
 
 @pytest.mark.parametrize("make", [param.pixel_image, param.fourier_image])
 def test_bad_sizes_raise_a_clear_error(make):
-    with pytest.raises(param.ParamError, match="positive"):
+    with pytest.raises(errors.NeuralArtError, match="positive"):
         make(0, 16)
-    with pytest.raises(param.ParamError, match="positive"):
+    with pytest.raises(errors.NeuralArtError, match="positive"):
         make(16, 16, batch=0)

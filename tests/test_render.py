@@ -1,16 +1,16 @@
 """Tests for neuralart_helpers.render (and the `neuralart visualize` command built on it)."""
 
-import warnings
-
 import re
+import warnings
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from neuralart_helpers import objectives, param, render, transforms
-from neuralart_helpers.backbones import ImageTooSmallError, LayerNameError, load_backbone
+from neuralart_helpers import ascent, errors, objectives, param, render, transforms
+from neuralart_helpers.backbones import load_backbone
 from neuralart_helpers.cli import main
+from neuralart_helpers.errors import ImageTooSmallError, LayerNameError
 from neuralart_helpers.images import load_image
 
 
@@ -19,18 +19,14 @@ def squeezenet():
     return load_backbone("squeezenet")
 
 
-def sum_objective(layer, index):
-    """Sum (not mean) of a channel: the tiled loss is then exactly a sum over positions."""
-    return objectives.Objective(lambda acts: tf.reduce_sum(acts[layer][..., index]), [layer])
-
-
 # ---------------------------------------------------------------- the compiled step
 
 
 def test_normalize_gradient_gives_each_image_unit_std():
+    # the render step normalises each image of the batch on its own (axes 1, 2, 3)
     gradient = tf.constant(np.random.default_rng(0).normal(size=(3, 8, 8, 3)).astype(np.float32)
                            * np.array([1e-6, 1.0, 1e4], np.float32)[:, None, None, None])
-    normalized = render.normalize_gradient(gradient).numpy()
+    normalized = ascent.normalize_by_std(gradient, axis=[1, 2, 3]).numpy()
     np.testing.assert_allclose(normalized.reshape(3, -1).std(axis=1), 1.0, rtol=1e-3)
     np.testing.assert_allclose(normalized[2] / normalized[2].std(),
                                gradient.numpy()[2] / gradient.numpy()[2].std(), rtol=1e-4)
@@ -79,6 +75,34 @@ def test_render_raises_the_value_and_keeps_pixels_in_range(squeezenet):
     assert len(result.values) == 8 and result.largest_gradient.shape == (2,)
 
 
+def test_callbacks_see_every_step_and_one_can_stop_the_render(squeezenet):
+    seen = []
+
+    def callback(step, value, image_param):
+        seen.append((step, value, image_param.to_image().numpy().copy()))
+        return step == 2  # True ends the render after this step
+
+    result = render.render(objectives.channel("fire5_concat", 48), squeezenet,
+                           param.pixel_image(64, 64), num_steps=10, step_size=2.0,
+                           verbose=False, callbacks=[callback])
+    assert [step for step, _, _ in seen] == [0, 1, 2]
+    assert [value for _, value, _ in seen] == result.values and len(result.values) == 3
+    np.testing.assert_array_equal(seen[-1][2], result.images)  # the image after the last step
+    assert (seen[1][2] - seen[0][2]).std() == pytest.approx(2.0, rel=0.05)  # one step apart
+    assert result.stopped is None
+
+
+def test_a_non_finite_value_stops_the_render_and_keeps_the_image(squeezenet):
+    nan_objective = objectives.Objective(
+        lambda acts: tf.reduce_mean(acts["fire3_concat"]) * float("nan"), ["fire3_concat"], "nan")
+    image_param = param.pixel_image(48, 48, seed=2)
+    start = image_param.to_image().numpy()
+    with pytest.warns(errors.NonFiniteLossWarning, match="at step 1;"):  # counted from 1
+        result = render.render(nan_objective, squeezenet, image_param, num_steps=5, verbose=False)
+    assert result.values == [] and "at step 1;" in result.stopped
+    np.testing.assert_array_equal(result.images, start)  # a non-finite step moves nothing
+
+
 # ---------------------------------------------------------------- bad input
 
 
@@ -89,10 +113,10 @@ def test_unknown_layer_lists_the_valid_ones(squeezenet):
 
 
 def test_channel_out_of_range_says_the_channel_count(squeezenet):
-    with pytest.raises(render.RenderError, match="256 channels"):
+    with pytest.raises(errors.NeuralArtError, match="256 channels"):
         render.render(objectives.channel("fire5_concat", 256), squeezenet,
                       param.pixel_image(64, 64), num_steps=1, verbose=False)
-    with pytest.raises(render.RenderError, match="256 channels"):
+    with pytest.raises(errors.NeuralArtError, match="256 channels"):
         render.check_objective(objectives.channel("fire5_concat", -1), squeezenet)
 
 
@@ -100,7 +124,7 @@ def test_too_small_an_image_is_refused(squeezenet):
     with pytest.raises(ImageTooSmallError, match="31"):
         render.render(objectives.channel("fire3_concat", 0), squeezenet, param.pixel_image(30, 64),
                       num_steps=1, verbose=False)
-    with pytest.raises(render.RenderError, match="first octave"):
+    with pytest.raises(errors.NeuralArtError, match="first octave"):
         render.render_octaves(objectives.channel("fire3_concat", 0), squeezenet, 40, num_octaves=3,
                               verbose=False)
 
@@ -108,7 +132,7 @@ def test_too_small_an_image_is_refused(squeezenet):
 @pytest.mark.parametrize("num_steps, step_size",
                          [(0, 1.0), (-3, 1.0), (2.5, 1.0), (5, 0.0), (5, -1.0)])
 def test_non_positive_steps_or_step_size_are_refused(squeezenet, num_steps, step_size):
-    with pytest.raises(render.RenderError):
+    with pytest.raises(errors.NeuralArtError):
         render.render(objectives.channel("fire3_concat", 0), squeezenet, param.pixel_image(64, 64),
                       num_steps=num_steps, step_size=step_size, verbose=False)
 
@@ -119,11 +143,11 @@ def test_a_dead_channel_warns_and_a_live_one_does_not():
     kernel, bias = conv1.get_weights()
     kernel[..., 0], bias[0] = 0.0, -1.0
     conv1.set_weights([kernel, bias])
-    with pytest.warns(render.DeadChannelWarning, match="image"):
+    with pytest.warns(errors.DeadChannelWarning, match="image"):
         render.render(objectives.channel("relu_conv1", 0), backbone, param.pixel_image(48, 48),
                       num_steps=2, verbose=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", render.DeadChannelWarning)
+        warnings.simplefilter("error", errors.DeadChannelWarning)
         render.render(objectives.channel("relu_conv1", 3), backbone, param.pixel_image(48, 48),
                       num_steps=2, verbose=False)
 
@@ -138,100 +162,10 @@ def test_render_octaves_grows_the_image_octave_by_octave(squeezenet):
     assert [snapshot.shape for snapshot in result.snapshots] == [
         (2, 50, 50, 3), (2, 70, 70, 3), (2, 98, 98, 3)]
     assert result.images.shape == (2, 98, 98, 3) and len(result.values) == 6
-    assert render.octave_sizes(1024, 4, 1.6) == [250, 400, 640, 1024]
+    np.testing.assert_array_equal(result.snapshots[-1], result.images)
 
 
-# ---------------------------------------------------------------- tiles and rolls
-
-
-def test_roll_then_unroll_is_exact():
-    image = np.random.default_rng(0).uniform(0, 255, (17, 23, 3)).astype(np.float32)
-    for shift in [(0, 0), (5, 11), (16, 22), (40, -7)]:
-        rolled = render.random_roll(image, shift)
-        assert rolled[shift[0] % 17, shift[1] % 23].tolist() == image[0, 0].tolist()
-        np.testing.assert_array_equal(render.unroll(rolled, shift), image)
-
-
-def test_random_shift_is_seeded_and_below_the_tile_size():
-    shifts = [render.random_shift(64, np.random.default_rng(3)) for _ in range(2)]
-    assert shifts[0] == shifts[1]
-    draws = [render.random_shift(64, np.random.default_rng(seed)) for seed in range(50)]
-    assert all(0 <= dy < 64 and 0 <= dx < 64 for dy, dx in draws) and len(set(draws)) > 40
-
-
-def test_tile_bounds_merge_short_remainders_into_the_previous_tile():
-    assert render.tile_bounds(300, 128) == [(0, 128), (128, 300)]  # 44 < 128 // 2: merged
-    assert render.tile_bounds(300, 128, min_tile=40) == [(0, 128), (128, 256), (256, 300)]
-    assert render.tile_bounds(256, 128) == [(0, 128), (128, 256)]
-    assert render.tile_bounds(100, 128) == [(0, 100)]
-    for length in range(31, 700, 7):
-        bounds = render.tile_bounds(length, 96, min_tile=31)
-        assert bounds[0][0] == 0 and bounds[-1][1] == length
-        assert all(stop == start for (_, stop), (start, _) in zip(bounds, bounds[1:]))
-        assert all(31 <= stop - start <= 96 + 31 for start, stop in bounds)
-
-
-def _plain_gradient(value_fn, image):
-    """The untiled gradient of ``value_fn`` at one ``(H, W, 3)`` image, for comparison."""
-    pixels = tf.constant(image[None])
-    with tf.GradientTape() as tape:
-        tape.watch(pixels)
-        value = value_fn(pixels)
-    return tape.gradient(value, pixels)[0].numpy()
-
-
-def test_tiled_gradient_with_one_tile_equals_the_plain_gradient(squeezenet):
-    value_fn = render.value_function(objectives.channel("fire5_concat", 48), squeezenet)
-    image = param.grey_noise(72, 88, spread=80.0, seed=2)[0]
-    tiled = render.tiled_gradient(value_fn, image, tile_size=128)
-    plain = _plain_gradient(value_fn, image)
-    assert tiled.shape == image.shape and tiled.dtype == np.float32
-    np.testing.assert_allclose(tiled, plain, rtol=1e-4, atol=1e-6 * np.abs(plain).max())
-
-
-def test_tiled_gradient_is_the_unrolled_gradient_of_the_rolled_image(squeezenet):
-    value_fn = render.value_function(sum_objective("fire3_expand3x3", 5), squeezenet)
-    image = param.grey_noise(80, 96, spread=80.0, seed=3)[0]
-    shift = (13, 70)
-    expected = render.unroll(render.tiled_gradient(value_fn, render.random_roll(image, shift), 48),
-                             shift)
-    assert np.abs(expected).max() > 0
-    np.testing.assert_allclose(render.tiled_gradient(value_fn, image, 48, shift), expected,
-                               rtol=1e-5, atol=1e-9)
-
-
-def test_tiled_gradient_matches_the_plain_gradient_away_from_seams(squeezenet):
-    # Tiles start at multiples of 96, a multiple of the layer's total stride (4), so
-    # activations away from a seam are the same tiled or not. fire3's receptive field
-    # is 23 px: a pixel more than 2 x 12 px from a seam only reaches activations
-    # whose own field stays inside its tile, so its gradient does not change.
-    value_fn = render.value_function(sum_objective("fire3_expand3x3", 5), squeezenet)
-    image = param.grey_noise(192, 288, spread=80.0, seed=4)[0]
-    tiled = render.tiled_gradient(value_fn, image, tile_size=96)
-    plain = _plain_gradient(value_fn, image)
-    far = np.zeros(image.shape[:2], bool)
-    for top in (0, 96):
-        for left in (0, 96, 192):
-            far[top + 26:top + 70, left + 26:left + 70] = True
-    scale = np.abs(plain).max()
-    assert scale > 0
-    assert np.abs(tiled - plain)[far].max() < 1e-4 * scale
-    assert np.abs(tiled - plain)[~far].max() > 1e-2 * scale  # the seams do differ
-
-
-def test_tiled_gradient_compiles_once_for_all_tile_shapes(squeezenet):
-    value_fn = render.value_function(objectives.channel("fire3_concat", 5), squeezenet)
-    for height, width in [(100, 70), (64, 64), (150, 90)]:
-        render.tiled_gradient(value_fn, param.grey_noise(height, width)[0], 64, (3, 5))
-    assert render.compiled_gradient(value_fn).experimental_get_tracing_count() == 1
-
-
-def test_tiled_gradient_refuses_a_batch_or_a_bad_tile_size(squeezenet):
-    value_fn = render.value_function(objectives.channel("fire3_concat", 5), squeezenet)
-    with pytest.raises(render.RenderError, match=r"\(H, W, 3\)"):
-        render.tiled_gradient(value_fn, param.grey_noise(64, 64, batch=2), 64)
-    with pytest.raises(render.RenderError, match="tile size"):
-        render.tiled_gradient(value_fn, param.grey_noise(64, 64)[0], 0)
+# ---------------------------------------------------------------- tiled ascent
 
 
 def test_tiled_octaves_raise_the_value_and_are_seeded(squeezenet):
@@ -244,7 +178,7 @@ def test_tiled_octaves_raise_the_value_and_are_seeded(squeezenet):
     assert first.images.shape == (1, 160, 160, 3)
     assert first.values[2] > first.values[0]
     np.testing.assert_array_equal(first.images, second.images)
-    with pytest.raises(render.RenderError, match="tile size of at least 62"):
+    with pytest.raises(errors.NeuralArtError, match="tile size of at least 62"):
         render.tiled_ascent(render.value_function(objectives.channel("fire3_concat", 0), squeezenet),
                             squeezenet, param.grey_noise(64, 64)[0], 1, 1.0, tile_size=60)
 

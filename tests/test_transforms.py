@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from neuralart_helpers import transforms
+from neuralart_helpers import errors
 
 
 @pytest.fixture()
@@ -122,5 +123,5 @@ def test_transforms_run_inside_a_tf_function_without_retracing(images):
     lambda: transforms.random_rotate([]),
 ])
 def test_bad_parameters_raise_transform_error(make):
-    with pytest.raises(transforms.TransformError):
+    with pytest.raises(errors.NeuralArtError):
         make()
