@@ -479,3 +479,23 @@ def test_cli_resume_refuses_what_it_cannot_continue(tmp_path, monkeypatch, photo
     assert main(command + ["--max-dim", "64"]) == 0
     assert main(command + ["--resume", "--max-dim", "48"]) == 2
     assert "is 64x42 but the content at --max-dim 48 is 48x32" in capsys.readouterr().err
+
+
+def test_linear_color_transfer_matches_mean_and_covariance():
+    # Gatys et al. 2016: x -> A x + b with the content's RGB mean and covariance.
+    rng = np.random.default_rng(11)
+    mixing = np.array([[30.0, 5.0, 0.0], [10.0, 20.0, 4.0], [0.0, 8.0, 15.0]])
+    style_image = (rng.normal(size=(40, 30, 3)) @ mixing.T + [120, 100, 90]).clip(0, 255)
+    opposite = np.array([[15.0, -12.0, 0.0], [-12.0, 15.0, 3.0], [0.0, 3.0, 10.0]])  # R, G anti-correlated
+    content = (rng.normal(size=(20, 50, 3)) @ opposite.T + [90, 140, 110]).clip(0, 255)
+    recoloured = color.linear_color_transfer(style_image, content)
+    assert recoloured.shape == style_image.shape
+    pixels, target = recoloured.reshape(-1, 3), content.reshape(-1, 3)
+    np.testing.assert_allclose(pixels.mean(axis=0), target.mean(axis=0), atol=0.05)
+    np.testing.assert_allclose(np.cov(pixels, rowvar=False), np.cov(target, rowvar=False),
+                               rtol=1e-3, atol=0.05)
+    # per-channel matching (the variant) leaves the channels' correlations as the style's
+    matched = color.match_histograms(style_image.astype(np.float32), content.astype(np.float32))
+    correlation = lambda image: np.corrcoef(image.reshape(-1, 3), rowvar=False)[0, 1]
+    assert abs(correlation(recoloured) - correlation(content)) < 0.01
+    assert abs(correlation(matched) - correlation(content)) > 0.1

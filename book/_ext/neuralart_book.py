@@ -7,7 +7,14 @@ drops a script that a page already has.
 
 On a reader's first visit the theme finds no colour mode saved and logs
 "Got invalid theme mode" as an error; a default of "auto" avoids that.
+
+A progress bar (``keras.utils.Progbar``) redraws itself with carriage returns and
+backspaces; a browser shows every redraw as a line of its own, so one loop printed
+about 30 lines. Each output line is cut to what a terminal would finally show: the
+text after its last carriage return, without backspaces.
 """
+
+from docutils import nodes
 
 _DEFAULT_MODE = ('if (!document.documentElement.dataset.mode) '
                  '{ document.documentElement.dataset.mode = "auto"; }')
@@ -25,7 +32,24 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+def final_terminal_text(text: str) -> str:
+    """What a terminal shows after printing ``text``: each line from its last ``\\r`` on."""
+    lines = []
+    for line in text.replace("\x08", "").split("\n"):
+        redraws = [part for part in line.split("\r") if part.strip()]
+        lines.append(redraws[-1] if redraws else "")
+    return "\n".join(lines)
+
+
+def _collapse_redraws(app, doctree):
+    for block in list(doctree.findall(nodes.literal_block)):
+        text = block.astext()
+        if "\r" in text or "\x08" in text:
+            block.children = [nodes.Text(final_terminal_text(text))]
+
+
 def setup(app):
+    app.connect("doctree-read", _collapse_redraws)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.add_js_file(None, body=_DEFAULT_MODE, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
