@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from neuralart_helpers import backbones, dream, images  # noqa: E402
+from neuralart_helpers import backbones, dream, images, octaves  # noqa: E402
 from timing import best_time, network_pass  # noqa: E402
 
 STEPS = 10
@@ -34,16 +34,17 @@ def step_ratios(model: dream.DreamModel, photo: np.ndarray) -> tuple[float, floa
     (1) one compiled forward+backward pass of the same dream loss, written plainly, and
     (2) one forward+backward pass of the network alone (the sum of the activations)."""
     image = tf.constant(photo)
-    extractor, backbone, weights = model.extractor, model.backbone, model.layer_weights
+    backbone, weights = model.backbone, model.layer_weights
+    layers = list(weights)
 
     @tf.function
     def same_loss(pixels):
         with tf.GradientTape() as tape:
             tape.watch(pixels)
-            loss = dream.dream_loss(extractor(backbone.preprocess(pixels[None])), weights)
+            loss = dream.dream_loss(backbone.features(pixels, layers), weights)
         return tape.gradient(loss, pixels)
 
-    network_only = network_pass(extractor, backbone)
+    network_only = network_pass(layers, backbone)
 
     ours = best_time(lambda: dream.gradient_ascent(model, image, STEPS), 5) / STEPS
     loss_pass = best_time(lambda: [same_loss(image) for _ in range(STEPS)], 5) / STEPS
@@ -51,18 +52,18 @@ def step_ratios(model: dream.DreamModel, photo: np.ndarray) -> tuple[float, floa
     return ours / loss_pass, ours / network_seconds
 
 
-def reference_dream(backbone, layer_weights, photo, octaves=3, scale=1.4):
+def reference_dream(backbone, layer_weights, photo, num_octaves=3, scale=1.4):
     """The plain loop: a fresh tf.function (so a fresh trace) at every octave."""
-    extractor = backbone.extractor(list(layer_weights))
-    image = tf.constant(photo)
-    for shape in dream.octave_shapes(*photo.shape[:2], octaves, scale):
-        image = dream.resize(image, shape)
+    layers = list(layer_weights)
+    image = photo
+    for shape in octaves.octave_shapes(*photo.shape[:2], num_octaves, scale):
+        image = tf.constant(images.resize(image, *shape))  # the resize dream.dream uses
 
         @tf.function
         def step(img):
             with tf.GradientTape() as tape:
                 tape.watch(img)
-                loss = dream.dream_loss(extractor(backbone.preprocess(img[None])), layer_weights)
+                loss = dream.dream_loss(backbone.features(img, layers), layer_weights)
             gradient = tape.gradient(loss, img)
             return tf.clip_by_value(img + 1.5 * gradient / tf.reduce_mean(tf.abs(gradient)), 0, 255)
 
@@ -72,7 +73,8 @@ def reference_dream(backbone, layer_weights, photo, octaves=3, scale=1.4):
 
 
 def octave_ratio(model: dream.DreamModel, photo: np.ndarray) -> float:
-    ours = best_time(lambda: dream.dream(model, photo, octaves=3, steps=STEPS, verbose=False), 2)
+    ours = best_time(lambda: dream.dream(model, photo, num_octaves=3, num_steps=STEPS,
+                                         verbose=False), 2)
     reference = best_time(lambda: reference_dream(model.backbone, model.layer_weights, photo), 2)
     return ours / reference
 
@@ -87,7 +89,8 @@ def peak_memory_mb(size: int) -> float:
 def tiled_run(size: int) -> None:
     backbone = backbones.load_backbone("squeezenet")
     photo = images.resize(images.content_photo("astronaut"), size, size)
-    dream.dream(dream.DreamModel(backbone), photo, octaves=1, steps=2, tile_size=256, verbose=False)
+    dream.dream(dream.DreamModel(backbone), photo, num_octaves=1, num_steps=2, tile_size=256,
+                verbose=False)
 
 
 def main() -> None:

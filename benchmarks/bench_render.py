@@ -65,7 +65,7 @@ def step_time_ratio(size: int, steps: int, repeats: int) -> None:
         """Time between two steps of the real loop, timed by its callback."""
         times = []
         render.render(objective, backbone, make_param(), transform_list, steps + 1, verbose=False,
-                      callback=lambda step, value: times.append(time.perf_counter()))
+                      callbacks=[lambda step, value, param_now: times.append(time.perf_counter())])
         return list(np.diff(times))  # the first step (tracing) is left out
 
     def fast(times: list[float]) -> float:
