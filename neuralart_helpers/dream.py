@@ -160,7 +160,8 @@ def gradient_ascent(model: DreamModel, image, num_steps: int, step_size: float =
                     max_loss: float | None = None, seed: int = 0,
                     callbacks: Sequence[ascent.Callback] = (), verbose: bool = False,
                     progress=None, rng: np.random.Generator | None = None) -> DreamResult:
-    """Climb the dream loss for ``num_steps`` steps (fewer if the loss passes ``max_loss``).
+    """Climb the dream loss for ``num_steps`` steps (fewer if the loss passes ``max_loss``:
+    the step that first passes it is the last one taken).
 
     Args:
         image: ``(H, W, 3)`` in ``[0, 255]``.
@@ -194,7 +195,7 @@ def dream(model: DreamModel, image, num_octaves: int = DREAM["num_octaves"],
           octave_scale: float = DREAM["octave_scale"], num_steps: int = DREAM["num_steps"],
           step_size: float = DREAM["step_size"], laplacian_levels: int = 0,
           tile_size: int | None = None, max_loss: float | None = None, seed: int = DREAM["seed"],
-          verbose: bool = True) -> DreamResult:
+          callbacks: Sequence[ascent.Callback] = (), verbose: bool = True) -> DreamResult:
     """The full DeepDream: dream at each octave, smallest first, re-injecting lost detail.
 
     At each octave the dream so far is enlarged to the next size and the detail
@@ -209,8 +210,10 @@ def dream(model: DreamModel, image, num_octaves: int = DREAM["num_octaves"],
         num_steps, step_size: ascent steps per octave, and pixels moved per step.
         laplacian_levels: 0 for plain normalisation, else Laplacian bands (ch. 03).
         tile_size: compute gradients in tiles of this size (randomly shifted).
-        max_loss: stop an octave early once the loss passes it.
+        max_loss: end an octave after the first step whose loss passes it.
         seed: seeds the tile shifts; the same seed gives the same dream.
+        callbacks: each called as ``callback(step, loss, image)`` after every step of
+            every octave (``image`` has that octave's size).
 
     Returns:
         :class:`DreamResult` whose ``losses`` holds one list per octave.
@@ -227,7 +230,8 @@ def dream(model: DreamModel, image, num_octaves: int = DREAM["num_octaves"],
     for shape in shapes:
         dreamed = resize(dreamed, *shape) + lost_detail(original, shrunk, shape)
         result = gradient_ascent(model, dreamed, num_steps, step_size, laplacian_levels,
-                                 tile_size, max_loss, progress=progress, rng=rng)
+                                 tile_size, max_loss, callbacks=callbacks, progress=progress,
+                                 rng=rng)
         dreamed = result.image
         history.append(result.losses)
         shrunk = resize(original, *shape)

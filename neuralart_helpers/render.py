@@ -118,14 +118,13 @@ def make_ascent_step(value_fn: ValueFunction, image_param: ImageParam,
         with tf.GradientTape() as tape:
             value = value_fn(transform(to_image(), seed))
         gradients = tape.gradient(value, variables)
-        finite = tf.math.is_finite(value)
+        finite = tf.math.is_finite(value + tf.add_n([tf.reduce_sum(g) for g in gradients]))
         for variable, gradient in zip(variables, gradients):
             per_image = list(range(1, len(gradient.shape)))
             direction = ascent.normalize_by_std(gradient, per_image) if normalize else gradient
             moved = variable + step_size * direction
             moved = moved if variable.constraint is None else variable.constraint(moved)
-            finite = finite & tf.reduce_all(tf.math.is_finite(moved))
-            variable.assign(tf.where(finite, moved, variable))
+            tf.cond(finite, lambda: variable.assign(moved), lambda: variable)
         largest = [tf.reduce_max(tf.abs(g), axis=list(range(1, len(g.shape)))) for g in gradients]
         return value, tf.reduce_max(tf.stack(largest), axis=0)
 

@@ -13,8 +13,12 @@ $$L(x) \\approx \\sum_t \\frac{|t|}{|x|} L(x_t),$$
 so each tile's loss and gradient is multiplied by its share of the image's area.
 Without the weights a pixel's gradient would be scaled by one over its tile's
 area, and the short strip at the image's edge would move several times faster
-than the rest. With them the tiled gradient equals the whole-image gradient away
-from the seams.
+than the rest. With them, for a layer whose positions are proportional to the
+area (``"same"`` padding), the tiled gradient equals the whole-image gradient away
+from the seams (``tests/test_tiling.py``). Unpadded layers (SqueezeNet's first
+convolution and pools) lose a border in every tile, so a tile has a few per cent
+fewer positions per pixel than the whole image and the tiled gradient comes out
+that much larger everywhere; the normalised step of every chapter divides it away.
 
 Images are ``(H, W, 3)`` float32 NumPy arrays in pixel space ``[0, 255]``.
 """
