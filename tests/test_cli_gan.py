@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from neuralart_helpers import cli, gan, images, metrics
 from neuralart_helpers.cli import main
+from test_gan import damage_checkpoint  # the same damage as the library tests
 
 # The saved run: an MLP, 128 images in batches of 64 = 2 steps per epoch, seed 3.
 TRAIN = ["gan", "train", "--model", "mlp", "--limit", "128", "--batch-size", "64", "--seed", "3",
@@ -56,17 +57,6 @@ def error_line(capsys) -> str:
     assert err.count("\n") == 1 and err.endswith("\n"), err
     assert err.startswith("neuralart gan: error: ") and "Traceback" not in err
     return err
-
-
-def damage_checkpoint(prefix, how: str) -> str:
-    """Cut checkpoint ``prefix``'s ``.data`` file short or overwrite its ``.index``; its name."""
-    if how == "truncated data":
-        path = next(prefix.parent.glob(f"{prefix.name}.data-*"))
-        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
-    else:
-        path = prefix.parent / f"{prefix.name}.index"
-        path.write_bytes(b"this is not a checkpoint index\n" * 4)
-    return path.name
 
 
 def resume(run, *flags) -> list[str]:
