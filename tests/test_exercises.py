@@ -82,3 +82,33 @@ def test_student_edition_command(tmp_path, monkeypatch, capsys):
             assert student.cells[check].source == original.cells[check].source
     assert main(["student-edition", str(tmp_path / "x"), "--notebooks", str(tmp_path / "none")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+# The usual wrong answers of chapter 04, written as a student would: each check must reject
+# it and name it (the check cells list them in `mistakes=`; see checks.diagnose).
+STYLE_MISTAKES = [
+    ("my_gram_matrix", "tf.matmul(flat, flat, transpose_a=True) / (height * width)",
+     "tf.matmul(flat, flat, transpose_a=True) / (height * width * channels)", "d2l.ai's gram"),
+    ("my_gram_matrix", "tf.matmul(flat, flat, transpose_a=True) / (height * width)",
+     "tf.matmul(flat, flat, transpose_a=True)", "the raw Gram"),
+    ("my_style_loss", "tf.reduce_mean(tf.square(gram", "tf.reduce_sum(tf.square(gram",
+     "a sum over the Gram entries"),
+    ("my_style_loss", "total += weight *", "total += 1.0 *", "the layer weights left out"),
+    ("my_total_variation", "tf.square", "tf.abs", "the L1 form"),
+    ("my_total_variation", "tf.reduce_mean(tf.square(down)) + ", "",
+     "only the horizontal differences"),
+    ("my_two_loop", "return -q", "return q", "opposite sign"),
+]
+
+
+@pytest.mark.parametrize("function, right, wrong, named", STYLE_MISTAKES,
+                         ids=[case[3] for case in STYLE_MISTAKES])
+def test_style_checks_name_the_usual_mistakes(function, right, wrong, named):
+    notebook = nbformat.read(NOTEBOOKS[3], as_version=4)
+    assert NOTEBOOKS[3].stem == "04_style_transfer"
+    solution, check = next((s, c) for s, c in exercises.exercises(notebook)
+                           if f"def {function}(" in notebook.cells[s].source)
+    source = notebook.cells[solution].source
+    assert right in source
+    with pytest.raises(AssertionError, match=named):
+        exercises.run_exercise(notebook, source.replace(right, wrong), check)
