@@ -186,3 +186,16 @@ def test_search_finds_a_chapter_by_a_word_in_it(browser, server):
     hits = browser.execute_script(
         "return [...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href);")
     assert any("02_deepdream_octaves" in hit for hit in hits), hits
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_progress_bars_show_once_not_once_per_redraw(browser, server, page):
+    # A Keras progress bar redraws itself with carriage returns; the site must show its
+    # final state, one line per bar, not one line per redraw (about 30 before the fix).
+    _open(browser, server + page)
+    blocks = browser.execute_script(
+        "return [...document.querySelectorAll('.cell_output pre')].map(p => p.textContent);")
+    for text in blocks:
+        bars = [line for line in text.splitlines() if "━" in line]
+        assert len(bars) <= 4, f"{page}: an output shows {len(bars)} progress-bar lines:\n{text[:400]}"
+        assert "\r" not in text and "\b" not in text
