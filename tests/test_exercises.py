@@ -32,10 +32,25 @@ def test_check_passes_on_reference_and_fails_on_stub(path, solution, check):
     assert "NotImplementedError" in stub
     with pytest.raises((NotImplementedError, AssertionError)):
         exercises.run_exercise(notebook, stub, check)
+    if "open" in notebook.cells[check].metadata.get("tags", []):
+        # An open exercise has a target, not one answer: the naive answer must miss it.
+        with pytest.raises(AssertionError):
+            exercises.run_exercise(notebook, OPEN_NAIVE_ANSWERS[_defined(reference)], check)
+        return
     # A stub fails any check that calls it; a nearly right answer must fail too, so the
     # check really compares numbers: every function's result nudged by 1 % fails it.
     with pytest.raises(AssertionError):
         exercises.run_exercise(notebook, reference + nudge_results(reference), check)
+
+
+# What a student who changed nothing would hand in, for each open exercise.
+OPEN_NAIVE_ANSWERS = {
+    "my_adam_settings": "def my_adam_settings():\n    return {}\n",  # Adam's defaults
+}
+
+
+def _defined(source: str) -> str:
+    return next(node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef))
 
 
 def nudge_results(source: str) -> str:
