@@ -3,8 +3,9 @@
 ``load_backbone(name)`` returns a :class:`Backbone`: the Keras model (without
 its classifier, any input size), the matching preprocessing and its exact
 inverse, the smallest input it accepts, and named layer presets for each
-technique. ``backbone.extractor([...])`` gives a model returning a dict of
-activations keyed by layer name.
+technique (from :mod:`neuralart_helpers.presets`). ``backbone.features(pixels,
+layers)`` gives the activations of pixel images as a dict keyed by layer name,
+preprocessing included; ``backbone.extractor(layers)`` is the Keras model behind it.
 
 SqueezeNet (Iandola et al. 2016) is defined here because Keras does not ship
 it; its ImageNet weights (3 MB) come from the asset registry. InceptionV3 and
