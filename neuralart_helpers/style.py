@@ -24,6 +24,7 @@ learning rates are in pixel units and mean the same for every backbone.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -302,8 +303,7 @@ class StyleTransfer:
             return np.random.default_rng(seed).uniform(0, 255, self.shape).astype(np.float32)
         if kind == "style":
             return images.resize(self.style_images[0], *self.shape[:2])
-        raise NeuralArtError(f"Unknown initial image {kind!r}; "
-                             f"choose one of {', '.join(INITIALIZATIONS)}.")
+        _unknown("initial image", kind, INITIALIZATIONS)
 
     def run(self, initial_image: np.ndarray | str = "content",
             optimizer: str = presets.STYLE["optimizer"], num_steps: int = 100,
@@ -359,8 +359,7 @@ def _check_run(optimizer, num_steps, learning_rate, image_shape, shape, on_snaps
                snapshot_every) -> float | None:
     """Refuse what a run cannot do; return the learning rate to use."""
     if optimizer not in OPTIMIZERS:
-        raise NeuralArtError(f"Unknown optimizer {optimizer!r}; "
-                             f"choose one of {', '.join(OPTIMIZERS)}.")
+        _unknown("optimizer", optimizer, OPTIMIZERS)
     if int(num_steps) < 1:
         raise NeuralArtError(f"num_steps must be at least 1, got {num_steps}.")
     if image_shape != shape:
@@ -376,8 +375,8 @@ def _check_run(optimizer, num_steps, learning_rate, image_shape, shape, on_snaps
 
 def _box(options: dict) -> dict:
     """``lower``/``upper`` for the optimisers from the ``bounded`` option (default: [0, 255])."""
-    return {"lower": 0.0, "upper": 255.0} if options.pop("bounded", True) else \
-        {"lower": None, "upper": None}
+    bounded = options.pop("bounded", True)
+    return {"lower": 0.0 if bounded else None, "upper": 255.0 if bounded else None}
 
 
 def _run_steps(problem: StyleTransfer, optimizer, image, num_steps, learning_rate, recorder,
@@ -407,10 +406,8 @@ def _run_evaluations(problem: StyleTransfer, optimizer, image, num_steps, learni
         return float(parts["total"]), gradient.numpy()
 
     function = lbfgs.minimize if optimizer == "lbfgs" else optimizers.scipy_lbfgs
-    try:
+    with contextlib.suppress(_StopOptimization):  # a non-finite loss ended the run
         function(objective, image, num_steps, **_box(options), **options)
-    except _StopOptimization:
-        pass
     recorder.stop(recorder.stopped)
     return recorder.best_image
 
@@ -423,15 +420,16 @@ class _Recorder:
                  snapshot_every: int = 0):
         self.losses: dict[str, list[float]] = {"total": [], "content": [], "style": [], "tv": []}
         self.times: list[float] = []
-        self.start = time.perf_counter()
         self.frames: list[np.ndarray] = []
-        self.frame_every = frame_every
-        self.on_snapshot, self.snapshot_every = on_snapshot, snapshot_every
-        self.count = 0
-        self.best_image, self.best_loss = None, math.inf
+        self.start, self.count, self.num_steps = time.perf_counter(), 0, num_steps
+        self.frame_every, self.on_snapshot, self.snapshot_every = frame_every, on_snapshot, snapshot_every
+        self.best_image, self.best_loss, self.start_image = None, math.inf, None
         self.stopped: str | None = None
         self.progress = ascent.progress_bar(num_steps, verbose)
-        self.progress_target, self.start_image = num_steps, None
+
+    def _progress(self, loss: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.count, [("loss", loss)])
 
     def _keep(self, image, best, frame: bool) -> None:
         """Times, a GIF frame (if ``frame``) and snapshots after evaluation ``count``."""
@@ -458,8 +456,7 @@ class _Recorder:
             self.best_loss, self.best_image = values["total"], image
         self._keep(image, self.best_image,
                    self.frame_every and (self.count - 1) % self.frame_every == 0)
-        if self.progress is not None:
-            self.progress.update(self.count, [("loss", values["total"])])
+        self._progress(values["total"])
 
     def after_step(self, index: int, value: float, image) -> None:
         """One Adam or GD step; ``image`` is the one the next evaluation sees (the shared
@@ -469,7 +466,8 @@ class _Recorder:
             self.frames.append(np.clip(np.asarray(self.start_image, np.float32), 0, 255))
         self.count = index + 1
         self._keep(image, image, self.frame_every and (
-            self.count % self.frame_every == 0 or self.count == self.progress_target))
+            self.count % self.frame_every == 0 or self.count == self.num_steps))
+        self._progress(value)
 
     def stop(self, message: str | None) -> None:
         """Say once why the run stopped early, if it did."""
@@ -501,11 +499,10 @@ def check_blend(blend: Sequence[float] | None, count: int) -> list[float]:
     blend = [float(weight) for weight in blend]
     if len(blend) != count:
         raise NeuralArtError(f"Got {count} style images but {len(blend)} blend weights; "
-                              f"give one weight per style image.")
+                             f"give one weight per style image.")
     check_weights({f"blend weight {index + 1}": weight for index, weight in enumerate(blend)})
     if sum(blend) <= 0:
-        raise NeuralArtError("The style blend weights are all zero; "
-                              "give at least one positive weight.")
+        raise NeuralArtError("The style blend weights are all zero; give one positive weight.")
     return blend
 
 
