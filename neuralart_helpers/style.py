@@ -423,8 +423,7 @@ class _Recorder:
         self.frames: list[np.ndarray] = []
         self.start, self.count, self.num_steps = time.perf_counter(), 0, num_steps
         self.frame_every, self.on_snapshot, self.snapshot_every = frame_every, on_snapshot, snapshot_every
-        self.best_image, self.best_loss, self.start_image = None, math.inf, None
-        self.stopped: str | None = None
+        self.best_image, self.best_loss, self.start_image, self.stopped = None, math.inf, None, None
         self.progress = ascent.progress_bar(num_steps, verbose)
 
     def _progress(self, loss: float) -> None:
