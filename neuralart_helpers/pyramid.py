@@ -92,3 +92,37 @@ def lap_normalize(gradient: tf.Tensor, levels: int = 4) -> tf.Tensor:
     """
     return lap_merge([normalize_by_rms(band) for band in lap_split_n(gradient, levels)])
 
+
+def radial_power_spectrum(image) -> tuple[np.ndarray, np.ndarray]:
+    """Mean power per frequency ring of an ``(H, W, C)`` array, relative to white noise.
+
+    Each channel's mean is removed and the power ``|FFT|**2`` is summed over channels.
+    The frequency plane is cut into rings one frequency step (``1 / max(H, W)``
+    cycles per pixel) wide, from that step up to 0.5. Each ring's power is
+    **averaged**, not summed: outer rings hold more frequencies, so a sum would rise
+    with frequency even for white noise. The averages are divided by the mean power
+    over all non-zero frequencies, so white noise of any variance gives 1 at every
+    frequency (in expectation), and scaling the array changes nothing.
+
+    Returns:
+        ``(frequency, power)``: ring centres in cycles per pixel, and the mean power of
+        each ring relative to white noise with the same total variance.
+    """
+    array = np.asarray(image, np.float64)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or min(array.shape[:2]) < 4:
+        raise NeuralArtError(f"radial_power_spectrum expects an (H, W, C) array of at least "
+                             f"4x4 pixels, got shape {array.shape}.")
+    array = array - array.mean(axis=(0, 1))
+    power = (np.abs(np.fft.fft2(array, axes=(0, 1))) ** 2).sum(axis=2)
+    size = max(array.shape[:2])
+    fy = np.fft.fftfreq(array.shape[0])[:, None]
+    fx = np.fft.fftfreq(array.shape[1])[None, :]
+    ring = np.rint(np.sqrt(fx ** 2 + fy ** 2) * size).astype(int)
+    reference = power[ring > 0].mean()
+    rings = np.arange(1, size // 2 + 1)
+    totals = np.bincount(ring.ravel(), weights=power.ravel(), minlength=rings[-1] + 1)
+    counts = np.bincount(ring.ravel(), minlength=rings[-1] + 1)
+    mean_power = totals[rings] / np.maximum(counts[rings], 1) / max(reference, 1e-300)
+    return rings / size, mean_power
