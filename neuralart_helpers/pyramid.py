@@ -5,9 +5,12 @@ removes: ``high = image - upsample(blur_and_halve(image))``. Splitting ``n`` tim
 gives ``n`` high-frequency bands and one small low-frequency residual; merging
 undoes the split exactly (up to float rounding), for odd and even sizes alike.
 
-Normalising each band to unit scale before merging (``lap_normalize``) stops the
-finest band from dominating a gradient, which is why Laplacian-normalised
-DeepDreams are smooth instead of noisy.
+Normalising each band to unit scale before merging (``lap_normalize``) gives every
+scale an equal say in the step. The dream gradient is close to white noise, with as
+much power per frequency at fine scales as at coarse ones, and fine scales hold most
+of the frequencies; after the normalisation the step's power falls steeply with
+frequency (chapter 03 measures both with :func:`radial_power_spectrum`), which is why
+Laplacian-normalised DeepDreams are smooth instead of noisy.
 
 All functions take and return images of shape ``(H, W, C)`` (any value range)
 as float32 tensors.
