@@ -14,6 +14,8 @@ about 30 lines. Each output line is cut to what a terminal would finally show: t
 text after its last carriage return, without backspaces.
 """
 
+import re
+
 from docutils import nodes
 
 _DEFAULT_MODE = ('if (!document.documentElement.dataset.mode) '
@@ -32,20 +34,30 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = unique
 
 
+_BAR = re.compile(r"^(?:\x1b\[[0-9;]*m)*\s*\d+/(\d+)(?:\x1b\[[0-9;]*m)*\s")
+
+
 def final_terminal_text(text: str) -> str:
-    """What a terminal shows after printing ``text``: each line from its last ``\\r`` on."""
+    """What a terminal shows after printing ``text``: each line from its last ``\\r`` on,
+    and of consecutive redraws of one progress bar (``k/N ...`` lines) only the last."""
     lines = []
     for line in text.replace("\x08", "").split("\n"):
         redraws = [part for part in line.split("\r") if part.strip()]
-        lines.append(redraws[-1] if redraws else "")
+        line = redraws[-1] if redraws else ""
+        bar, previous = _BAR.match(line), _BAR.match(lines[-1]) if lines else None
+        if bar and previous and bar.group(1) == previous.group(1):
+            lines[-1] = line  # the same bar drawn again
+        else:
+            lines.append(line)
     return "\n".join(lines)
 
 
 def _collapse_redraws(app, doctree):
     for block in list(doctree.findall(nodes.literal_block)):
         text = block.astext()
-        if "\r" in text or "\x08" in text:
-            block.children = [nodes.Text(final_terminal_text(text))]
+        collapsed = final_terminal_text(text)
+        if collapsed != text:
+            block.children = [nodes.Text(collapsed)]
 
 
 def setup(app):
