@@ -191,8 +191,18 @@ def lost_detail(original, shrunk, shape: tuple[int, int]) -> np.ndarray:
     return resize(original, *shape) - resize(shrunk, *shape)
 
 
+def _steps_per_octave(num_steps: int | Sequence[int], num_octaves: int) -> list[int]:
+    """``num_steps`` as one count per octave; a list must have one non-negative count each."""
+    steps = [num_steps] * num_octaves if np.ndim(num_steps) == 0 else list(num_steps)
+    if len(steps) != num_octaves or min(steps) < 0:
+        raise NeuralArtError(f"num_steps must be a count of 0 or more, or one such count per "
+                             f"octave ({num_octaves} of them), got {num_steps!r}.")
+    return [int(count) for count in steps]
+
+
 def dream(model: DreamModel, image, num_octaves: int = DREAM["num_octaves"],
-          octave_scale: float = DREAM["octave_scale"], num_steps: int = DREAM["num_steps"],
+          octave_scale: float = DREAM["octave_scale"],
+          num_steps: int | Sequence[int] = DREAM["num_steps"],
           step_size: float = DREAM["step_size"], laplacian_levels: int = 0,
           tile_size: int | None = None, max_loss: float | None = None, seed: int = DREAM["seed"],
           callbacks: Sequence[ascent.Callback] = (), verbose: bool = True) -> DreamResult:
@@ -207,7 +217,9 @@ def dream(model: DreamModel, image, num_octaves: int = DREAM["num_octaves"],
         image: ``(H, W, 3)`` in ``[0, 255]``.
         num_octaves, octave_scale: how many sizes, and the ratio between them
             (:func:`neuralart_helpers.octaves.octave_shapes`).
-        num_steps, step_size: ascent steps per octave, and pixels moved per step.
+        num_steps: ascent steps per octave: one number for every octave, or one per
+            octave, smallest first (``[30, 30]`` spends half the steps at the small size).
+        step_size: pixels moved per step.
         laplacian_levels: 0 for plain normalisation, else Laplacian bands (ch. 03).
         tile_size: compute gradients in tiles of this size (randomly shifted).
         max_loss: end an octave after the first step whose loss passes it.
@@ -223,13 +235,14 @@ def dream(model: DreamModel, image, num_octaves: int = DREAM["num_octaves"],
                                    model.backbone.min_size, model.backbone.name)
     if tile_size is not None:
         tiling.check_tile_size(tile_size, model.backbone.min_size, model.backbone.name)
+    steps = _steps_per_octave(num_steps, num_octaves)
     rng = np.random.default_rng(seed)
-    progress = ascent.progress_bar(num_steps * num_octaves, verbose and num_steps > 0)
+    progress = ascent.progress_bar(sum(steps), verbose and sum(steps) > 0)
     shrunk = dreamed = resize(original, *shapes[0])
     history = []
-    for shape in shapes:
+    for shape, octave_steps in zip(shapes, steps):
         dreamed = resize(dreamed, *shape) + lost_detail(original, shrunk, shape)
-        result = gradient_ascent(model, dreamed, num_steps, step_size, laplacian_levels,
+        result = gradient_ascent(model, dreamed, octave_steps, step_size, laplacian_levels,
                                  tile_size, max_loss, callbacks=callbacks, progress=progress,
                                  rng=rng)
         dreamed = result.image

@@ -129,3 +129,29 @@ def radial_power_spectrum(image) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(ring.ravel(), minlength=rings[-1] + 1)
     mean_power = totals[rings] / np.maximum(counts[rings], 1) / max(reference, 1e-300)
     return rings / size, mean_power
+
+
+def energy_share(values, longer_than: float = 0.0, shorter_than: float = np.inf) -> float:
+    """Share of an array's energy at wavelengths between ``longer_than`` and ``shorter_than`` px.
+
+    The energy is the squared Fourier amplitude of ``(H, W, C)`` values (any range,
+    each channel's mean removed), summed over channels. A frequency ``f`` (cycles per
+    pixel, the length of ``(fy, fx)``) has the wavelength ``1 / f`` pixels; the share
+    counts the frequencies with ``longer_than < 1 / f < shorter_than``. Chapter 02
+    measures coarse change with ``longer_than=8``, chapter 01 pixel noise with
+    ``shorter_than=4``.
+
+    Returns:
+        A number in ``[0, 1]`` (0 for a constant array).
+    """
+    array = np.asarray(values, np.float64)
+    array = array[:, :, None] if array.ndim == 2 else array
+    if array.ndim != 3:
+        raise NeuralArtError(f"energy_share expects an (H, W, C) array, got shape {array.shape}.")
+    power = (np.abs(np.fft.fft2(array - array.mean(axis=(0, 1)), axes=(0, 1))) ** 2).sum(axis=2)
+    fy, fx = np.meshgrid(np.fft.fftfreq(array.shape[0]), np.fft.fftfreq(array.shape[1]), indexing="ij")
+    frequency = np.hypot(fy, fx)
+    highest = 1 / longer_than if longer_than > 0 else np.inf
+    inside = (frequency < highest) & (frequency > 1 / shorter_than)
+    total = power.sum()
+    return float(power[inside].sum() / total) if total > 0 else 0.0

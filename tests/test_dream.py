@@ -46,6 +46,18 @@ def test_dream_climbs_the_shared_octave_schedule(model, photo, monkeypatch):
     assert shapes == [(38, 57), (49, 74), (64, 96)]  # 64x96 / 1.3**2, / 1.3, / 1
 
 
+def test_steps_may_differ_per_octave(model, photo):
+    result = dream.dream(model, photo, num_octaves=3, octave_scale=1.3, num_steps=[3, 0, 2],
+                         verbose=False)
+    assert [len(losses) for losses in result.losses] == [3, 0, 2]
+    same = dream.dream(model, photo, num_octaves=2, octave_scale=1.3, num_steps=[2, 2], verbose=False)
+    np.testing.assert_array_equal(same.image, dream.dream(model, photo, num_octaves=2, octave_scale=1.3,
+                                                          num_steps=2, verbose=False).image)
+    for wrong in ([1, 2], [1, -1, 1]):
+        with pytest.raises(errors.NeuralArtError, match="one such count per octave"):
+            dream.dream(model, photo, num_octaves=3, num_steps=wrong, verbose=False)
+
+
 def test_too_small_for_the_octaves_says_how_many_fit(model):
     with pytest.raises(errors.ImageTooSmallError) as error:
         dream.dream(model, np.zeros((80, 120, 3), np.float32), num_octaves=4, octave_scale=1.5,

@@ -22,6 +22,15 @@ def test_every_chapter_has_at_least_two_exercises():
         assert count >= 2, f"{path.name} has {count} exercise(s) with solution and check cells"
 
 
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name[:2] in ("01", "02", "03", "04")],
+                         ids=lambda p: p.stem)
+def test_chapters_01_to_04_have_one_open_exercise(path):
+    notebook = nbformat.read(path, as_version=4)
+    open_checks = [check for _, check in exercises.exercises(notebook)
+                   if "open" in notebook.cells[check].metadata.get("tags", [])]
+    assert len(open_checks) == 1, f"{path.name} has {len(open_checks)} open exercises"
+
+
 @pytest.mark.parametrize("path, solution, check", CASES,
                          ids=[f"{p.stem}-cell{s}" for p, s, _ in CASES])
 def test_check_passes_on_reference_and_fails_on_stub(path, solution, check):
@@ -45,7 +54,16 @@ def test_check_passes_on_reference_and_fails_on_stub(path, solution, check):
 
 # What a student who changed nothing would hand in, for each open exercise.
 OPEN_NAIVE_ANSWERS = {
-    "my_adam_settings": "def my_adam_settings():\n    return {}\n",  # Adam's defaults
+    # chapter 01: section 1's plain pixel render
+    "my_readable_recipe": ("def my_readable_recipe(size, seed):\n"
+                           "    return {'image_param': param.pixel_image(size, size, seed=seed)}\n"),
+    # chapter 02: section 3's three octaves of 20 steps
+    "my_octave_schedule": ("def my_octave_schedule():\n"
+                           "    return {'num_octaves': 3, 'octave_scale': 1.4, 'num_steps': 20}\n"),
+    # chapter 03: the three-octave Laplacian dream the check compares with
+    "my_smooth_dream_settings": ("def my_smooth_dream_settings():\n    return {'num_octaves': 3, "
+                                 "'octave_scale': 1.4, 'num_steps': 20, 'laplacian_levels': 4}\n"),
+    "my_adam_settings": "def my_adam_settings():\n    return {}\n",  # chapter 04: Adam's defaults
 }
 
 

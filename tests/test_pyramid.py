@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from neuralart_helpers import pyramid
 from neuralart_helpers.ascent import normalize_by_rms
+from neuralart_helpers.errors import NeuralArtError
 
 
 def _image(height, width, seed=0):
@@ -101,3 +102,19 @@ def test_zero_levels_is_identity_and_negative_is_refused():
     np.testing.assert_array_equal(pyramid.lap_merge(bands), image)
     with pytest.raises(ValueError, match="0 or more"):
         pyramid.lap_split_n(image, -1)
+
+
+def test_energy_share_splits_two_sinusoids_by_wavelength():
+    rows, columns = np.mgrid[0:64, 0:64]
+    coarse = 3.0 * np.sin(2 * np.pi * columns / 16)   # wavelength 16 px, energy 9 / 2 per pixel
+    fine = 1.0 * np.sin(2 * np.pi * rows * 20 / 64)   # wavelength 3.2 px, energy 1 / 2 per pixel
+    image = np.stack([coarse + 0 * fine, coarse, coarse], axis=-1) + 50.0
+    assert pyramid.energy_share(image, longer_than=8) == pytest.approx(1.0)
+    assert pyramid.energy_share(image, shorter_than=4) == pytest.approx(0.0, abs=1e-12)
+    mixed = image + np.stack([fine, fine, fine], axis=-1)
+    share = pyramid.energy_share(mixed, longer_than=8)
+    assert share == pytest.approx(4.5 / (4.5 + 0.5), abs=1e-9)  # amplitude 3 against amplitude 1
+    assert share + pyramid.energy_share(mixed, shorter_than=4) == pytest.approx(1.0, abs=1e-9)
+    assert pyramid.energy_share(np.full((8, 8, 3), 7.0)) == 0.0
+    with pytest.raises(NeuralArtError, match="expects an"):
+        pyramid.energy_share(np.zeros((2, 8, 8, 3)))
