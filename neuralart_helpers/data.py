@@ -10,11 +10,15 @@ Range convention: ``load_fashion_mnist`` gives uint8 images in ``[0, 255]``;
 from __future__ import annotations
 
 import gzip
+import os
+from pathlib import Path
 
 import numpy as np
 
 from neuralart_helpers import assets
 from neuralart_helpers.errors import NeuralArtError
+from neuralart_helpers.files import atomic_write
+from neuralart_helpers.images import to_uint8
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -81,6 +85,32 @@ def scale_images(images) -> np.ndarray:
 def unscale_images(images) -> np.ndarray:
     """The inverse of ``scale_images``: ``[-1, 1]`` back to pixels in ``[0, 255]`` (float32)."""
     return (np.clip(np.asarray(images, dtype=np.float32), -1.0, 1.0) + 1.0) * 127.5
+
+
+def save_samples(path: str | os.PathLike, images) -> Path:
+    """Save generated images as a ``.npy`` file in the data set's own format, atomically.
+
+    Args:
+        path: the file to write (a ``.npy`` name).
+        images: ``(N, H, W, 1)`` or ``(N, H, W)`` in ``[-1, 1]``, as ``gan.GAN.generate`` draws.
+
+    Returns:
+        ``path``. The file holds uint8 ``(N, H, W)`` in ``[0, 255]``, like the images of
+        ``load_fashion_mnist``, rounded as a saved PNG is: ``scale_images(np.load(path))``
+        gives the images back to within half a grey level (1 / 255).
+    """
+    pixels = to_uint8(unscale_images(images))
+    if pixels.ndim == 4 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim != 3:
+        raise NeuralArtError(f"save_samples expects grey images (N, H, W, 1) or (N, H, W), got "
+                             f"shape {pixels.shape}.")
+
+    def write(tmp_path: str) -> None:
+        with open(tmp_path, "wb") as stream:  # np.save(name) would append ".npy" to a name
+            np.save(stream, pixels)
+
+    return atomic_write(path, write)
 
 
 def epoch_order(num_images: int, seed: int, epoch):

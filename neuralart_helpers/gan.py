@@ -12,19 +12,21 @@ losses apply the sigmoid inside the cross-entropy, which is numerically stable.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import signal
-import threading
+import itertools
+import math
+import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from neuralart_helpers import data, images as image_io, presets
-from neuralart_helpers.errors import CheckpointError, NeuralArtError
-from neuralart_helpers.files import atomic_write_text
+from neuralart_helpers.checkpoints import (  # noqa: F401 - section 6, re-exported for the chapter
+    checkpoint_manager, make_checkpoint, read_config, restore_latest, save_checkpoint, steps_done,
+    write_config)
+from neuralart_helpers.errors import NeuralArtError
 
 LATENT_DIM = 100                 # length of the noise vector z (the seed article's choice)
 LEARNING_RATE = 2e-4             # Adam step size for both networks (Radford et al. 2015)
@@ -281,6 +283,38 @@ def fixed_noise(count: int = 16, latent_dim: int = LATENT_DIM, seed: int = 0) ->
     return keras.ops.convert_to_numpy(keras.random.normal((count, latent_dim), seed=seed))
 
 
+def slerp(z0, z1, t) -> np.ndarray:
+    """Spherical interpolation from noise ``z0`` to ``z1`` (both ``(latent_dim,)``) at ``t``.
+
+    Follows the great circle between the two directions, scaling the norm from
+    ``|z0|`` to ``|z1|``: points stay where Gaussian noise lives (norms near
+    ``sqrt(latent_dim)``), while the straight line between two such vectors, nearly
+    orthogonal, passes through norms ``1/sqrt(2)`` times smaller at its middle.
+    ``t = 0`` gives ``z0`` and ``t = 1`` gives ``z1`` exactly. Vectors that are
+    (anti)parallel have no single great circle: they are interpolated linearly.
+
+    Args:
+        z0, z1: vectors of the same shape ``(D,)``.
+        t: a number or an array of numbers in ``[0, 1]``.
+
+    Returns:
+        ``t.shape + (D,)``, in the dtype of ``z0`` (float64 for integer inputs).
+    """
+    z0, z1, t = np.asarray(z0), np.asarray(z1), np.asarray(t, dtype=np.float64)
+    if z0.ndim != 1 or z0.shape != z1.shape or not np.all((t >= 0) & (t <= 1)):
+        raise NeuralArtError(f"slerp needs two vectors of the same shape (D,) and t in [0, 1], "
+                             f"got shapes {z0.shape}, {z1.shape} and t from {t.min()} to "
+                             f"{t.max()}.")
+    a, b, t = z0.astype(np.float64), z1.astype(np.float64), t[..., np.newaxis]
+    cosine = np.dot(a, b) / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-300)
+    angle = np.arccos(np.clip(cosine, -1.0, 1.0))
+    if np.sin(angle) < 1e-6:  # (anti)parallel: no single great circle
+        mixed = (1.0 - t) * a + t * b
+    else:
+        mixed = (np.sin((1.0 - t) * angle) * a + np.sin(t * angle) * b) / np.sin(angle)
+    return mixed.astype(z0.dtype if np.issubdtype(z0.dtype, np.floating) else np.float64)
+
+
 def image_grid(images, ncols: int = 4, padding: int = 2) -> np.ndarray:
     """Tile images ``(N, H, W, 1)`` in ``[-1, 1]`` into one ``(rows*(H+p)+p, ...)`` RGB picture.
 
@@ -331,116 +365,68 @@ class LossHistory(keras.callbacks.Callback):
             self.steps.setdefault(name, []).append(float(value))
 
 
-# --- Section 6: checkpoints, Ctrl-C and resuming ----------------------------------------
-
-
-def make_checkpoint(gan: GAN) -> tf.train.Checkpoint:
-    """Everything training changes: both networks, both optimizers, the noise generator's state.
-
-    The discriminator optimizer's ``iterations`` counts the finished steps, which
-    is where a resumed run continues.
-    """
-    return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
-                               generator_optimizer=gan.generator_optimizer,
-                               discriminator_optimizer=gan.discriminator_optimizer,
-                               seed_state=gan.seed_generator.state)
-
-
-def checkpoint_manager(gan: GAN, directory: str | Path, max_to_keep: int = 3):
-    """A ``tf.train.CheckpointManager`` keeping the last ``max_to_keep`` checkpoints of ``gan``."""
-    return tf.train.CheckpointManager(make_checkpoint(gan), str(directory), max_to_keep=max_to_keep)
-
-
-def steps_done(gan: GAN) -> int:
-    """How many training steps ``gan`` has taken (restored from a checkpoint, or 0)."""
-    return int(keras.ops.convert_to_numpy(gan.discriminator_optimizer.iterations))
-
-
-def restore_latest(gan: GAN, directory: str | Path) -> int:
-    """Load the newest checkpoint in ``directory`` into ``gan``; return its step count.
-
-    A checkpoint whose files were deleted is skipped, so deleting a damaged newest
-    checkpoint falls back to the previous one (the manager keeps three).
-
-    Raises:
-        NeuralArtError: ``directory`` holds no checkpoint.
-        CheckpointError: the newest checkpoint is damaged (a file cut short or
-            overwritten); the message names it and the checkpoint to fall back to.
-    """
-    manager = checkpoint_manager(gan, directory)
-    saved = [path for path in manager.checkpoints if tf.io.gfile.exists(path + ".index")]
-    if not saved:
-        raise NeuralArtError(f"No checkpoint in {directory}; train first with "
-                             f"`neuralart gan train --out {directory}`.")
-    try:
-        manager.checkpoint.restore(saved[-1]).assert_consumed()
-    except (tf.errors.OpError, IndexError) as error:  # IndexError: a .data file cut short
-        raise _damaged_checkpoint(saved, error) from error
-    return steps_done(gan)
-
-
-def _damaged_checkpoint(saved: list[str], error: Exception) -> CheckpointError:
-    """The error for the unreadable ``saved[-1]``: its bad file, what to delete, the fallback."""
-    prefix = Path(saved[-1])
-    files = sorted(Path(name).name for name in tf.io.gfile.glob(f"{prefix}.*"))
-    damaged = [f"{prefix.name}.index"]
-    with contextlib.suppress(tf.errors.OpError):  # the .index reads, so a .data file is damaged
-        tf.train.load_checkpoint(str(prefix))
-        damaged = [name for name in files if ".data-" in name] or [f"{prefix.name}.data-*"]
-    advice = (f"delete {' and '.join(files)} in {prefix.parent} to fall back to the previous "
-              f"checkpoint, {Path(saved[-2]).name}" if saved[1:] else
-              f"no earlier checkpoint is left: delete {prefix.parent} and train again")
-    return CheckpointError(f"Checkpoint {prefix} is damaged ({' '.join(damaged)}: "
-                           f"{' '.join(str(error).split())}); {advice}.")
-
-
-def save_checkpoint(manager: tf.train.CheckpointManager, step: int) -> str:
-    """Save a checkpoint numbered ``step``; a Ctrl-C during the save waits until it is done.
-
-    TensorFlow writes the files first and then, atomically, the small ``checkpoint``
-    index that names the newest one, so a crash never leaves a half-written
-    checkpoint that ``restore_latest`` would read.
-    """
-    with _keyboard_interrupt_deferred():
-        return manager.save(checkpoint_number=step)
-
-
-@contextlib.contextmanager
-def _keyboard_interrupt_deferred():
-    """Hold back SIGINT (Ctrl-C) inside the block and raise it at the end."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda *args: received.append(args))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
-
-
-def write_config(directory: str | Path, config: dict) -> Path:
-    """Save the run's settings (model, seed, ...) as ``directory/config.json``, atomically."""
-    path = Path(directory) / "config.json"
-    text = json.dumps(config, indent=2, sort_keys=True)
-    return atomic_write_text(path, text)
-
-
-def read_config(directory: str | Path) -> dict:
-    """The settings ``write_config`` saved; ``NeuralArtError`` when there are none."""
-    path = Path(directory) / "config.json"
-    if not path.is_file():
-        raise NeuralArtError(f"{path} not found: {directory} is not a folder made by "
-                             f"`neuralart gan train`.")
-    return json.loads(path.read_text())
-
-
 # --- Section 5: training -----------------------------------------------------------------
 
 
-def train_gan(gan: GAN, images, epochs: int, batch_size: int = 128, seed: int = 0,
+class TimeLimit(keras.callbacks.Callback):
+    """Stop training at the first step boundary after ``seconds`` of training.
+
+    The clock starts when training starts (the first ``on_train_begin``) and runs on
+    across the ``fit`` calls of one ``train_gan``: use one ``TimeLimit`` per run. Once
+    a step ends with ``seconds`` or more gone, it sets ``model.stop_training``;
+    ``train_gan`` then stops and saves a checkpoint at that step. Afterwards
+    ``steps`` counts the steps it saw, ``elapsed`` their seconds, and ``stopped``
+    says whether the limit ended training.
+
+    Args:
+        seconds: the training time, a positive finite number.
+        clock: returns the time in seconds (``time.perf_counter``; a test may count steps).
+
+    Raises:
+        NeuralArtError: ``seconds`` is zero, negative, infinite or NaN.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.perf_counter):
+        super().__init__()
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise NeuralArtError(f"The time limit must be a positive, finite number of seconds, "
+                                 f"got {seconds}.")
+        self.seconds, self.clock = float(seconds), clock
+        self.start: float | None = None
+        self.steps, self.elapsed, self.stopped = 0, 0.0, False
+
+    def on_train_begin(self, logs=None):
+        if self.start is None:
+            self.start = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.elapsed = self.clock() - self.start
+        if self.elapsed >= self.seconds:
+            self.stopped = self.model.stop_training = True
+
+
+def _fit_segments(done: int, steps_per_epoch: int,
+                  epochs: int | None) -> Iterator[tuple[int, int, int]]:
+    """``(first_epoch, end_epoch, skip)`` for each ``fit`` that takes a run from step ``done``.
+
+    A run resumed mid-epoch first finishes that epoch, skipping the ``skip`` batches
+    it had done; then one ``fit`` covers the epochs up to ``epochs``, or, when
+    ``epochs`` is None, one epoch at a time without end (until a callback stops it).
+    """
+    epoch, skip = divmod(done, max(steps_per_epoch, 1))
+    if epochs is not None and epoch >= epochs:
+        return
+    if skip:
+        yield epoch, epoch + 1, skip
+        epoch += 1
+    if epochs is None:
+        yield from ((first, first + 1, 0) for first in itertools.count(epoch))
+    elif epoch < epochs:
+        yield epoch, epochs, 0
+
+
+def train_gan(gan: GAN, images, epochs: int | None, batch_size: int = 128, seed: int = 0,
               manager: tf.train.CheckpointManager | None = None,
               callbacks: list | None = None, verbose: int = 1) -> dict[str, list[float]]:
     """Train ``gan`` until it has done ``epochs`` epochs; return the losses of every step.
@@ -453,34 +439,34 @@ def train_gan(gan: GAN, images, epochs: int, batch_size: int = 128, seed: int = 
     Args:
         gan: a compiled ``GAN`` (fresh, or restored from a checkpoint).
         images: float32 ``(N, 28, 28, 1)`` in ``[-1, 1]``.
-        epochs: total number of epochs, counting those already done.
-        manager: if given, a checkpoint is saved after every epoch and on Ctrl-C.
-        callbacks: Keras callbacks (e.g. ``GridSnapshots``), called as in ``fit``.
+        epochs: total number of epochs, counting those already done; ``None`` trains
+            until a ``TimeLimit`` in ``callbacks`` stops it.
+        manager: if given, a checkpoint is saved after every epoch, on Ctrl-C, and at
+            the step where a callback stopped training (``TimeLimit``).
+        callbacks: Keras callbacks (e.g. ``GridSnapshots``, ``TimeLimit``), called as in
+            ``fit``; one that sets ``gan.stop_training`` ends training after that step.
         verbose: as in ``fit``: 1 a progress bar, 2 one line per epoch, 0 nothing.
 
     Returns:
         ``{"d_loss": [...], "g_loss": [...]}``, one value per step taken by this call.
     """
+    if epochs is None and not any(isinstance(callback, TimeLimit) for callback in callbacks or []):
+        raise NeuralArtError("train_gan: epochs=None trains until a TimeLimit callback stops "
+                             "it; give epochs, or add callbacks=[gan.TimeLimit(seconds)].")
     images = tf.convert_to_tensor(images, dtype=tf.float32)
     steps_per_epoch = int(images.shape[0]) // batch_size
-    first_epoch, skip = divmod(steps_done(gan), max(steps_per_epoch, 1))
     history = LossHistory()
-    if first_epoch >= epochs:
-        return {"d_loss": [], "g_loss": []}
     callbacks = [history, *(callbacks or [])]
-    if manager is not None:
+    if manager is not None:  # Keras ends the epoch (on_epoch_end) when a callback stops it too
         callbacks.append(keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs: save_checkpoint(manager, steps_done(gan))))
-    dataset = data.gan_dataset(images, batch_size, seed, first_epoch, epochs - first_epoch, skip)
     try:
-        if skip:  # resumed in the middle of an epoch: finish that epoch first
-            gan.fit(dataset.take(steps_per_epoch - skip), initial_epoch=first_epoch,
-                    epochs=first_epoch + 1, steps_per_epoch=steps_per_epoch - skip,
+        for first, end, skip in _fit_segments(steps_done(gan), steps_per_epoch, epochs):
+            gan.fit(data.gan_dataset(images, batch_size, seed, first, end - first, skip),
+                    initial_epoch=first, epochs=end, steps_per_epoch=steps_per_epoch - skip,
                     verbose=verbose, callbacks=callbacks)
-            dataset, first_epoch = dataset.skip(steps_per_epoch - skip), first_epoch + 1
-        if first_epoch < epochs:
-            gan.fit(dataset, initial_epoch=first_epoch, epochs=epochs,
-                    steps_per_epoch=steps_per_epoch, verbose=verbose, callbacks=callbacks)
+            if gan.stop_training:
+                break
     except KeyboardInterrupt:
         if manager is not None:
             path = save_checkpoint(manager, steps_done(gan))

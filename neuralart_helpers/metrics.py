@@ -116,3 +116,85 @@ def class_histogram(classifier: keras.Model, images, batch_size: int = 500) -> n
     logits = classifier.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
     counts = np.bincount(np.argmax(logits, axis=1), minlength=len(data.CLASS_NAMES))
     return counts / max(len(logits), 1)
+
+
+# --- Section 7: checkerboards and stripes, measured in the frequency domain --------------
+
+# Where a stride-2 upsampling leaves its artefacts: every multiple of pi/2 in each axis,
+# named "(vertical, horizontal)" in radians per pixel, with the index of each frequency
+# in quarters of the spectrum: 2 = pi (period 2 pixels), 1 = pi/2 (period 4), 0 = constant.
+PERIODIC_FREQUENCIES = {"(π, π)": (2, 2), "(π, 0)": (2, 0), "(0, π)": (0, 2),
+                        "(π/2, 0)": (1, 0), "(0, π/2)": (0, 1), "(π/2, π/2)": (1, 1),
+                        "(π/2, π)": (1, 2), "(π, π/2)": (2, 1)}
+
+
+def _grey_batch(images) -> np.ndarray:
+    """Images ``(N, H, W)`` or ``(N, H, W, 1)`` as float64 ``(N, H, W)``."""
+    pixels = np.asarray(images, dtype=np.float64)
+    if pixels.ndim == 4 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim != 3 or len(pixels) == 0:
+        raise NeuralArtError(f"Expected a batch of grey images (N, H, W) or (N, H, W, 1) with "
+                             f"N >= 1, got shape {np.shape(images)}; add a batch axis to one "
+                             f"image with images[None].")
+    return pixels
+
+
+def mean_power_spectrum(images) -> np.ndarray:
+    """Where the images' energy lies in frequency: float64 ``(H, W)``, each image's share, averaged.
+
+    Each image loses its mean; its power ``|FFT|**2`` is divided by its sum, so every
+    image's spectrum sums to 1 and a faint image weighs as much as a bright one (a
+    constant image adds zeros); then the spectra are averaged over the batch. Zero
+    frequency is at the centre, ``[H // 2, W // 2]`` (``np.fft.fftshift``): row ``r``
+    is the vertical frequency ``2π (r - H // 2) / H`` radians per pixel and column
+    ``c`` the horizontal one, so for even sizes ``[0, 0]`` is ``(π, π)``, the
+    checkerboard. Compare generated with real images on a log scale,
+    ``np.log10(mean_power_spectrum(images))``.
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, H, W, 1)``, any range (``[-1, 1]`` or pixels).
+    """
+    pixels = _grey_batch(images)
+    shares = np.zeros(pixels.shape[1:])
+    for start in range(0, len(pixels), 1000):  # in chunks, to bound memory
+        chunk = pixels[start:start + 1000]
+        power = np.abs(np.fft.fft2(chunk - chunk.mean(axis=(1, 2), keepdims=True))) ** 2
+        total = power.sum(axis=(1, 2), keepdims=True)
+        shares += np.divide(power, total, out=np.zeros_like(power), where=total > 0).sum(axis=0)
+    return np.fft.fftshift(shares / len(pixels))
+
+
+def periodic_energy(images) -> dict[str, float]:
+    """Share of the images' energy at every multiple of π/2 in each axis, and their ``"total"``.
+
+    A stride-2 upsampling layer that treats even and odd output pixels differently
+    draws patterns of period 2 (frequency π); two of them in a row, period 4 (π/2).
+    The keys, ``PERIODIC_FREQUENCIES``, are ``"(vertical, horizontal)"`` frequencies:
+    ``"(π, π)"`` is the checkerboard ``(-1)**(i + j)``, ``"(π, 0)"`` rows alternating
+    (horizontal stripes), ``"(0, π)"`` vertical stripes, ``"(π/2, 0)"`` rows going
+    ``+ + - -``, and so on. Each key holds both signs of its frequencies (so
+    ``"(π/2, π/2)"`` both diagonals). ``"total"``, their sum, is the share of the
+    energy in the part of the image that repeats every 4 pixels both ways.
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, H, W, 1)``, any range; ``H`` and ``W`` multiples of 4.
+
+    Returns:
+        ``{key: share}``, nine floats in ``[0, 1]``, the shares of ``mean_power_spectrum``
+        (each image's, averaged). A pure pattern gives 1 at its key; white noise about
+        ``bins / (H W)`` (1 bin at ``(π, π)``, 2 at ``(π/2, 0)``, 4 at ``(π/2, π/2)``).
+    """
+    height, width = _grey_batch(images).shape[1:]
+    if height % 4 or width % 4:
+        raise NeuralArtError(f"periodic_energy needs heights and widths that are multiples of 4 "
+                             f"(π/2 is then a frequency of the grid), got {height}x{width}; "
+                             f"crop the images.")
+    spectrum = np.fft.ifftshift(mean_power_spectrum(images))  # zero frequency back at [0, 0]
+
+    def indices(quarters: int, size: int) -> list[int]:  # +- the frequency, as FFT indices
+        return sorted({quarters * size // 4, -quarters * size // 4 % size})
+
+    energy = {name: float(spectrum[np.ix_(indices(ky, height), indices(kx, width))].sum())
+              for name, (ky, kx) in PERIODIC_FREQUENCIES.items()}
+    return {**energy, "total": float(sum(energy.values()))}

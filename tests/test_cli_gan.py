@@ -3,12 +3,13 @@ and --resume with flags that contradict the saved run are one-line errors, exit 
 
 import shutil
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
-from neuralart_helpers import cli, gan, images, metrics
+from neuralart_helpers import cli, data, gan, images, metrics
 from neuralart_helpers.cli import main
-from test_gan import damage_checkpoint  # the same damage as the library tests
+from test_gan import all_values, damage_checkpoint  # as in the library tests
 
 # The saved run: an MLP, 128 images in batches of 64 = 2 steps per epoch, seed 3.
 TRAIN = ["gan", "train", "--model", "mlp", "--limit", "128", "--batch-size", "64", "--seed", "3",
@@ -174,3 +175,84 @@ def test_cli_train_resume_sample_evaluate(tmp_path, capsys, monkeypatch, one_lin
 
     assert main(["gan", "sample", "--checkpoint", str(tmp_path), "x.png"]) == 2
     assert "config.json not found" in error_line(capsys)
+
+
+def restored(folder):
+    model = gan.build_gan("mlp", seed=0)
+    gan.restore_latest(model, folder)
+    return model
+
+
+def test_time_limit_stops_at_a_step_saves_it_and_resumes_exactly(saved_run, tmp_path, capsys,
+                                                                  one_line_errors):
+    out = tmp_path / "limited"
+    # Any step takes more than a nanosecond: the limit stops training after the first step,
+    # half-way through the first epoch (2 steps per epoch), whatever the machine's speed.
+    assert main([*TRAIN, "--time-limit", "1e-9", "--out", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("time limit: stopped after 1 steps (0.50 epochs) in ")
+    assert report.endswith(f" s of training; saved {out / 'ckpt-1'} (step 1, epoch 0.50)\n")
+    assert tf.train.latest_checkpoint(str(out)).endswith("ckpt-1")
+    assert (out / "samples" / "epoch_001.png").is_file()  # the grid where it stopped
+    # --resume with a time limit and no --epochs: one more step, the end of the first epoch.
+    assert main(["gan", "train", "--out", str(out), "--resume", "--time-limit", "1e-9",
+                 "--quiet"]) == 0
+    assert "stopped after 1 steps (0.50 epochs)" in capsys.readouterr().out
+    assert [path.name for path in sorted(out.glob("ckpt-*.index"))] == ["ckpt-1.index",
+                                                                         "ckpt-2.index"]
+    assert main(["gan", "train", "--out", str(out), "--resume", "--epochs", "2", "--quiet"]) == 0
+    assert "trained 2 epochs" in capsys.readouterr().out
+    assert tf.train.latest_checkpoint(str(out)).endswith("ckpt-4")
+    for expected, value in zip(all_values(restored(saved_run)), all_values(restored(out))):
+        np.testing.assert_array_equal(expected, value)  # the uninterrupted 2-epoch run
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "inf", "nan"])
+def test_a_time_limit_that_is_not_positive_and_finite_is_one_line(value, tmp_path, capsys,
+                                                                  one_line_errors, train_calls):
+    assert main([*TRAIN, f"--time-limit={value}", "--out", str(tmp_path / "run")]) == 2
+    assert "positive, finite number of seconds, got " in error_line(capsys)
+    assert train_calls == [] and not (tmp_path / "run").exists()
+
+
+def test_train_needs_epochs_or_a_time_limit(tmp_path, capsys, one_line_errors, train_calls):
+    assert main([*TRAIN, "--out", str(tmp_path / "run")]) == 2
+    assert "--epochs N, --time-limit SECONDS, or both" in error_line(capsys)
+    assert train_calls == []
+
+
+def test_sample_writes_the_raw_samples_to_npy_and_the_same_pixels_to_the_grid(saved_run, tmp_path,
+                                                                              capsys):
+    assert main(["gan", "sample", "--checkpoint", str(saved_run), "--n", "4", "--seed", "2",
+                 str(tmp_path / "s.npy")]) == 0
+    assert main(["gan", "sample", "--checkpoint", str(saved_run), "--n", "4", "--seed", "2",
+                 str(tmp_path / "s.png")]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["s.npy", "s.png"]
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.dtype == np.uint8 and samples.shape == (4, 28, 28)
+    model = restored(saved_run)
+    expected = data.unscale_images(model.generate(gan.fixed_noise(4, gan.LATENT_DIM, 2)))[..., 0]
+    np.testing.assert_allclose(samples, expected, atol=0.5 + 1e-3)  # rounded to grey levels
+    grid = images.load_image(tmp_path / "s.png")  # 2x2 tiles of 28 px, 2 px white gaps
+    assert grid.shape == (2 * 30 + 2, 2 * 30 + 2, 3)
+    for index, sample in enumerate(samples):
+        top, left = 2 + 30 * (index // 2), 2 + 30 * (index % 2)
+        np.testing.assert_array_equal(grid[top:top + 28, left:left + 28, 0], sample)
+    assert np.all(grid[:2] == 255) and np.all(grid[:, 30:32] == 255)
+
+
+def test_sample_refuses_other_extensions_naming_the_accepted_ones(saved_run, tmp_path, capsys,
+                                                                  one_line_errors):
+    assert main(["gan", "sample", "--checkpoint", str(saved_run), str(tmp_path / "s.gif")]) == 2
+    err = error_line(capsys)
+    assert f"Cannot save samples to {tmp_path / 's.gif'}: use a name ending in .png, .jpg or " \
+           f".jpeg (a grid picture) or .npy" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_describes_the_time_limit_and_the_npy_output(capsys):
+    for action, expected in (("train", "--time-limit SECONDS"), ("sample", "OUT.npy: the samples "
+                                                                           "themselves, uint8")):
+        with pytest.raises(SystemExit):
+            main(["gan", action, "--help"])
+        assert expected in " ".join(capsys.readouterr().out.split())

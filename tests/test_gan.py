@@ -267,6 +267,94 @@ def test_image_grid_and_snapshots(real_images, tmp_path):
     assert not np.allclose(snapshots.frames[0], snapshots.frames[1])  # training moved it
 
 
+def step_clock(model: gan.GAN):
+    """A stand-in for ``time.perf_counter`` that reads one second per step ``model`` has done."""
+    return lambda: float(gan.steps_done(model))
+
+
+def test_time_limit_stops_at_the_first_step_after_it_and_resumes_exactly(real_images, tmp_path):
+    images = real_images[:320]  # 5 steps per epoch at batch 64
+    uninterrupted = gan.build_gan("mlp", seed=1)
+    gan.train_gan(uninterrupted, images, epochs=2, batch_size=64, seed=1, verbose=0)
+
+    limited = gan.build_gan("mlp", seed=1)
+    manager = gan.checkpoint_manager(limited, tmp_path)
+    timer = gan.TimeLimit(6.5, clock=step_clock(limited))  # passed after step 7
+    losses = gan.train_gan(limited, images, None, batch_size=64, seed=1, verbose=0,
+                           manager=manager, callbacks=[timer])
+    assert (timer.stopped, timer.steps, timer.elapsed, len(losses["d_loss"])) == (True, 7, 7.0, 7)
+    assert [path.rsplit("-", 1)[1] for path in manager.checkpoints] == ["5", "7"]
+
+    # Resumed mid-epoch with a limit again: it stops inside the epoch it finishes first.
+    resumed = gan.build_gan("mlp", seed=1)
+    assert gan.restore_latest(resumed, tmp_path) == 7
+    timer = gan.TimeLimit(1.5, clock=step_clock(resumed))
+    gan.train_gan(resumed, images, None, batch_size=64, seed=1, verbose=0,
+                  manager=gan.checkpoint_manager(resumed, tmp_path), callbacks=[timer])
+    assert (timer.steps, gan.steps_done(resumed)) == (2, 9)
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-9")
+
+    resumed = gan.build_gan("mlp", seed=1)
+    assert gan.restore_latest(resumed, tmp_path) == 9
+    timer = gan.TimeLimit(100.0, clock=step_clock(resumed))  # epochs end it first
+    assert len(gan.train_gan(resumed, images, 2, batch_size=64, seed=1, verbose=0,
+                             callbacks=[timer])["d_loss"]) == 1
+    assert not timer.stopped and timer.steps == 1
+    for expected, value in zip(all_values(uninterrupted), all_values(resumed)):
+        np.testing.assert_array_equal(expected, value)
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, math.inf, math.nan])
+def test_time_limit_must_be_positive_and_finite(seconds):
+    with pytest.raises(errors.NeuralArtError, match="positive, finite number of seconds"):
+        gan.TimeLimit(seconds)
+
+
+def test_training_without_epochs_needs_a_time_limit(real_images):
+    with pytest.raises(errors.NeuralArtError, match=r"gan.TimeLimit\(seconds\)"):
+        gan.train_gan(gan.build_gan("mlp"), real_images, None, verbose=0)
+
+
+def test_slerp_keeps_the_norm_of_gaussian_noise_and_ends_exactly_on_both_vectors():
+    z0, z1 = gan.fixed_noise(2, seed=3)
+    path = gan.slerp(z0, z1, np.linspace(0.0, 1.0, 9))
+    assert path.shape == (9, gan.LATENT_DIM) and path.dtype == np.float32
+    np.testing.assert_array_equal(path[0], z0)
+    np.testing.assert_array_equal(path[-1], z1)
+    norms, ends = np.linalg.norm(path, axis=1), np.linalg.norm([z0, z1], axis=1)
+    assert ends.min() * 0.98 < norms.min() and norms.max() < ends.max() * 1.02
+    assert np.linalg.norm((z0 + z1) / 2) < 0.8 * ends.min()  # the straight line sags
+    # Orthogonal vectors of norm 10: a quarter circle, norm 10 all along.
+    a, b = 10 * np.eye(4)[0], 10 * np.eye(4)[1]
+    np.testing.assert_allclose(gan.slerp(a, b, 0.5), [10 / np.sqrt(2), 10 / np.sqrt(2), 0, 0])
+    np.testing.assert_allclose(gan.slerp(a, b, 1 / 3), [10 * np.sqrt(3) / 2, 5, 0, 0])
+    np.testing.assert_allclose(np.linalg.norm(gan.slerp(a, b, np.random.default_rng(0).uniform(
+        size=20)), axis=1), 10.0, rtol=1e-12)
+
+
+def test_slerp_of_parallel_vectors_is_linear_and_bad_input_is_a_clear_error():
+    z = np.array([1.0, -2.0, 2.0])
+    np.testing.assert_allclose(gan.slerp(z, 3 * z, 0.25), 1.5 * z)
+    np.testing.assert_allclose(gan.slerp(z, -z, [0.5, 0.75]), [0 * z, -0.5 * z])
+    with pytest.raises(errors.NeuralArtError, match=r"t in \[0, 1\].*to 1.5"):
+        gan.slerp(z, z, [0.0, 1.5])
+    with pytest.raises(errors.NeuralArtError, match=r"shapes \(3,\), \(2,\)"):
+        gan.slerp(z, z[:2], 0.5)
+
+
+def test_save_samples_writes_the_data_sets_uint8_format(tmp_path):
+    samples = np.array([[-1.0, -0.5, 0.0, 0.2], [0.999, 1.0, 1.7, -3.0]],
+                       np.float32).reshape(2, 2, 2, 1)
+    path = data.save_samples(tmp_path / "samples.npy", samples)
+    saved = np.load(path)
+    assert saved.dtype == np.uint8 and saved.shape == (2, 2, 2)
+    # (x + 1) * 127.5 rounded, clipped to [0, 255]: 0, 63.75, 127.5, 153 | 254.9, 255, -, -
+    assert saved.ravel().tolist() == [0, 64, 128, 153, 255, 255, 255, 0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["samples.npy"]
+    with pytest.raises(errors.NeuralArtError, match="grey images"):
+        data.save_samples(tmp_path / "bad.npy", np.zeros((2, 4, 4, 3)))
+
+
 MIRRORED_SCRIPT = textwrap.dedent("""
     import numpy as np
     import tensorflow as tf

@@ -92,3 +92,81 @@ def test_class_histogram_is_uniform_for_real_data_and_shows_missing_classes(clas
     collapsed = test_images[(test_labels == 1) | (test_labels == 8)]
     histogram = metrics.class_histogram(classifier, collapsed)
     assert histogram[1] + histogram[8] > 0.9 and np.sum(histogram < 0.02) >= 7
+
+
+# --- periodic energy: checkerboards and stripes at every multiple of pi/2 ------------------
+
+ROWS, COLUMNS = np.meshgrid(np.arange(28), np.arange(28), indexing="ij")
+CHECKERBOARD = (-1.0) ** (ROWS + COLUMNS)               # (pi, pi)
+ROW_STRIPES = (-1.0) ** ROWS                            # (pi, 0): rows alternate
+COLUMN_STRIPES = (-1.0) ** COLUMNS                      # (0, pi)
+ROWS_BY_TWO = np.where(ROWS % 4 < 2, 1.0, -1.0)         # (pi/2, 0): rows + + - -
+
+
+@pytest.mark.parametrize("pattern, key", [(CHECKERBOARD, "(π, π)"), (ROW_STRIPES, "(π, 0)"),
+                                          (COLUMN_STRIPES, "(0, π)"), (ROWS_BY_TWO, "(π/2, 0)"),
+                                          (ROWS_BY_TWO.T, "(0, π/2)"),
+                                          (ROWS_BY_TWO * ROWS_BY_TWO.T, "(π/2, π/2)")])
+def test_a_pure_pattern_puts_all_its_energy_at_its_frequency(pattern, key):
+    # On an offset and scaled to the GAN's range: the mean and the scale do not count.
+    energy = metrics.periodic_energy((0.3 + 0.5 * pattern)[None, :, :, None])
+    assert set(energy) == {*metrics.PERIODIC_FREQUENCIES, "total"}
+    assert energy[key] == pytest.approx(1.0, abs=1e-12)
+    assert energy["total"] == pytest.approx(1.0, abs=1e-12)
+    assert sum(value for name, value in energy.items() if name not in (key, "total")) == \
+        pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_mixture_splits_its_energy_by_squared_amplitudes_averaged_over_images():
+    # Orthogonal +-1 patterns: amplitudes 3, 4 and 12 carry energies 9 : 16 : 144.
+    mixture = 3 * CHECKERBOARD + 4 * ROW_STRIPES + 12 * ROWS_BY_TWO.T + 7.0
+    energy = metrics.periodic_energy(mixture[None])
+    assert energy["(π, π)"] == pytest.approx(9 / 169, abs=1e-12)
+    assert energy["(π, 0)"] == pytest.approx(16 / 169, abs=1e-12)
+    assert energy["(0, π/2)"] == pytest.approx(144 / 169, abs=1e-12)
+    assert energy["(π/2, 0)"] == pytest.approx(0.0, abs=1e-12)
+    # Two images: each image's shares, averaged (a faint image weighs as much as a bright one).
+    energy = metrics.periodic_energy(np.stack([mixture, 0.01 * CHECKERBOARD]))
+    assert energy["(π, π)"] == pytest.approx((9 / 169 + 1) / 2, abs=1e-12)
+    assert energy["total"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_periodic_energy_of_random_images_matches_direct_formulas():
+    image = np.random.default_rng(0).normal(size=(28, 28))
+    energy = metrics.periodic_energy(image[None, :, :, None])
+    centred = image - image.mean()
+    # (pi, pi): the squared correlation with the checkerboard over 28 * 28 times the energy.
+    assert energy["(π, π)"] == pytest.approx(
+        np.sum(CHECKERBOARD * centred) ** 2 / (784 * np.sum(centred ** 2)), rel=1e-9)
+    # total: the energy of the mean 4x4 tile, repeated over the 7x7 tile positions.
+    tile = centred.reshape(7, 4, 7, 4).mean(axis=(0, 2))
+    assert energy["total"] == pytest.approx(49 * np.sum(tile ** 2) / np.sum(centred ** 2),
+                                            rel=1e-9)
+    assert energy["total"] == pytest.approx(sum(energy[key] for key in
+                                                metrics.PERIODIC_FREQUENCIES), rel=1e-12)
+    # White noise: each frequency holds 1 / 783 of the energy on average; 15 frequencies in all.
+    noise = np.random.default_rng(1).normal(size=(2000, 28, 28))
+    energy = metrics.periodic_energy(noise)
+    assert energy["(π, π)"] == pytest.approx(1 / 783, rel=0.1)
+    assert energy["(π/2, π/2)"] == pytest.approx(4 / 783, rel=0.1)
+    assert energy["total"] == pytest.approx(15 / 783, rel=0.05)
+
+
+def test_mean_power_spectrum_is_centred_and_sums_to_one_per_image():
+    images = np.random.default_rng(2).uniform(-1, 1, size=(3, 28, 28, 1))
+    images[2] = 0.5  # a constant image adds zeros
+    spectrum = metrics.mean_power_spectrum(images)
+    assert spectrum.shape == (28, 28)
+    assert spectrum.sum() == pytest.approx(2 / 3, rel=1e-12)
+    assert spectrum[14, 14] == pytest.approx(0.0, abs=1e-15)  # each mean removed
+    np.testing.assert_allclose(spectrum[1:, 1:], spectrum[1:, 1:][::-1, ::-1], atol=1e-15)
+    assert metrics.mean_power_spectrum(CHECKERBOARD[None])[0, 0] == pytest.approx(1.0, abs=1e-12)
+    assert metrics.mean_power_spectrum(ROWS_BY_TWO[None])[[7, 21], 14].tolist() == \
+        pytest.approx([0.5, 0.5], abs=1e-12)
+
+
+def test_periodic_energy_refuses_sizes_that_are_not_multiples_of_four_and_single_images():
+    with pytest.raises(errors.NeuralArtError, match="multiples of 4.*30x28"):
+        metrics.periodic_energy(np.zeros((1, 30, 28)))
+    with pytest.raises(errors.NeuralArtError, match=r"images\[None\]"):
+        metrics.periodic_energy(CHECKERBOARD)

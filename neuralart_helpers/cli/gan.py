@@ -1,14 +1,15 @@
 """``neuralart gan``: train a GAN on Fashion-MNIST, draw samples from it, measure it.
 
-    neuralart gan train --model mlp|dcgan --epochs N --out DIR [--resume] [--seed N]
-    neuralart gan sample --checkpoint DIR [--n 16] OUT.png
+    neuralart gan train --model mlp|dcgan --epochs N [--time-limit SECONDS] --out DIR [--resume]
+    neuralart gan sample --checkpoint DIR [--n 16] OUT.png|OUT.npy
     neuralart gan evaluate --checkpoint DIR
 
-``train`` saves a checkpoint in DIR after every epoch and when you press Ctrl-C;
-``--resume`` continues from the newest one, with the settings saved in DIR/config.json
-(a flag that contradicts them is refused), and ends with the same weights as an
-uninterrupted run with the same seed. DIR also receives the 4x4 grid of a fixed
-noise batch after each epoch (``samples/epoch_NNN.png``) and ``progress.gif``.
+``train`` saves a checkpoint in DIR after every epoch, when you press Ctrl-C, and at
+the step where ``--time-limit`` stops it; ``--resume`` continues from the newest one,
+with the settings saved in DIR/config.json (a flag that contradicts them is refused),
+and ends with the same weights as an uninterrupted run with the same seed. DIR also
+receives the 4x4 grid of a fixed noise batch after each epoch (``samples/epoch_NNN.png``;
+a run stopped by the time limit draws its grid there too) and ``progress.gif``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,12 @@ def _add_train_parser(actions) -> None:
     unset = argparse.SUPPRESS
     train.add_argument("--model", choices=presets.GAN_MODELS, default=unset,
                        help="the seed's dense networks, or the convolutional DCGAN")
-    train.add_argument("--epochs", type=int, required=True, metavar="N",
-                       help="total epochs over the 60 000 training images")
+    train.add_argument("--epochs", type=int, metavar="N",
+                       help="total epochs over the 60 000 training images, counting those done "
+                            "before --resume; may be left out with --time-limit")
+    train.add_argument("--time-limit", type=float, metavar="SECONDS",
+                       help="stop at the first step after SECONDS of training, save a checkpoint "
+                            "there and say how far it got; --resume continues from it")
     train.add_argument("--out", type=Path, required=True, metavar="DIR",
                        help="folder for checkpoints, config.json, sample grids and progress.gif")
     train.add_argument("--resume", action="store_true",
@@ -69,13 +74,19 @@ def _add_train_parser(actions) -> None:
     train.set_defaults(func=run_train)
 
 
+SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".npy")  # a grid picture, or the raw samples
+
+
 def _add_sample_parser(actions) -> None:
-    sample = actions.add_parser("sample", help="draw a grid of generated images into a PNG")
+    sample = actions.add_parser("sample", help="draw generated images: a grid PNG, or a .npy")
     sample.add_argument("--checkpoint", type=Path, required=True, metavar="DIR",
                         help="a folder written by `neuralart gan train`")
     sample.add_argument("--n", type=int, default=16, help="number of images (default 16)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
-    sample.add_argument("output", type=Path, metavar="OUT.png", help="where to save the grid")
+    sample.add_argument("output", type=Path, metavar="OUT",
+                        help="OUT.png (or .jpg): the samples as one grid picture, 28 px tiles "
+                             "with 2 px white gaps; OUT.npy: the samples themselves, uint8 "
+                             "(N, 28, 28) in [0, 255] like the Fashion-MNIST images")
     sample.set_defaults(func=run_sample)
 
 
@@ -91,6 +102,7 @@ def _add_evaluate_parser(actions) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from neuralart_helpers import data, gan
 
+    timer = None if args.time_limit is None else gan.TimeLimit(args.time_limit)
     config = _train_config(args)
     train_images = data.scale_images(data.load_fashion_mnist("train")[0][:config["limit"]])
     model = gan.build_gan(config["model"], config["seed"], config["upsampling"],
@@ -101,8 +113,14 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"resuming {args.out} at step {step} (model {config['model']}, seed "
               f"{config['seed']}, batch size {config['batch_size']}, as saved in config.json)")
     gan.write_config(args.out, config)
-    _fit(args, model, train_images, config, manager)
-    print(f"trained {args.epochs} epochs: checkpoints, samples/ and progress.gif in {args.out}")
+    _fit(args, model, train_images, config, manager, timer)
+    if timer is not None and timer.stopped:
+        steps_per_epoch = len(train_images) // config["batch_size"]
+        print(f"time limit: stopped after {timer.steps} steps ({timer.steps / steps_per_epoch:.2f} "
+              f"epochs) in {timer.elapsed:.1f} s of training; saved {manager.latest_checkpoint} "
+              f"(step {gan.steps_done(model)}, epoch {gan.steps_done(model) / steps_per_epoch:.2f})")
+    else:
+        print(f"trained {args.epochs} epochs: checkpoints, samples/ and progress.gif in {args.out}")
     return 0
 
 
@@ -117,7 +135,9 @@ def _train_config(args: argparse.Namespace) -> dict:
     from neuralart_helpers import gan
 
     given = {name: getattr(args, name) for name in gan.TRAIN_DEFAULTS if hasattr(args, name)}
-    if args.epochs < 1 or given.get("batch_size", 1) < 1:
+    if args.epochs is None and args.time_limit is None:
+        raise NeuralArtError("Say how long to train: --epochs N, --time-limit SECONDS, or both.")
+    if (args.epochs is not None and args.epochs < 1) or given.get("batch_size", 1) < 1:
         raise NeuralArtError("--epochs and --batch-size must be at least 1.")
     has_run = (args.out / "checkpoint").exists()
     if has_run and not args.resume:
@@ -138,18 +158,24 @@ def _train_config(args: argparse.Namespace) -> dict:
     return saved
 
 
-def _fit(args: argparse.Namespace, model, train_images, config: dict, manager) -> None:
-    """Train ``model`` to ``args.epochs``, drawing the fixed noise after each epoch into DIR."""
+def _fit(args: argparse.Namespace, model, train_images, config: dict, manager, timer) -> None:
+    """Train ``model`` to ``args.epochs`` or ``timer``, drawing the fixed noise into DIR/samples.
+
+    The grid is drawn after each epoch, and where the time limit stopped training.
+    """
     from neuralart_helpers import gan, images
 
     snapshots = gan.GridSnapshots(gan.fixed_noise(16, config["latent_dim"], config["seed"]),
                                   folder=args.out / "samples")
     try:
         gan.train_gan(model, train_images, args.epochs, config["batch_size"], config["seed"],
-                      manager=manager, callbacks=[snapshots], verbose=0 if args.quiet else 1)
+                      manager=manager, callbacks=[snapshots, timer] if timer else [snapshots],
+                      verbose=0 if args.quiet else 1)
     except KeyboardInterrupt:
-        print(f"continue with: neuralart gan train --out {args.out} --epochs {args.epochs} "
-              f"--resume", file=sys.stderr)
+        budget = "".join(f" --{flag} {value}" for flag, value in
+                         (("epochs", args.epochs), ("time-limit", args.time_limit)) if value)
+        print(f"continue with: neuralart gan train --out {args.out}{budget} --resume",
+              file=sys.stderr)
         raise
     frames = [images.load_image(path) for path in sorted((args.out / "samples").glob("epoch_*.png"))]
     if frames:
@@ -167,14 +193,21 @@ def _load_trained(folder: Path):
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from neuralart_helpers import gan, images
+    from neuralart_helpers import data, gan, images
 
     if args.n < 1:
         raise NeuralArtError("--n must be at least 1.")
+    suffix = args.output.suffix.lower()
+    if suffix not in SAMPLE_SUFFIXES:
+        raise NeuralArtError(f"Cannot save samples to {args.output}: use a name ending in .png, "
+                             f".jpg or .jpeg (a grid picture) or .npy (the samples, uint8).")
     model, config = _load_trained(args.checkpoint)
-    noise = gan.fixed_noise(args.n, config["latent_dim"], args.seed)
-    columns = max(1, round(args.n ** 0.5))
-    path = images.save_image(args.output, gan.image_grid(model.generate(noise), columns))
+    samples = model.generate(gan.fixed_noise(args.n, config["latent_dim"], args.seed))
+    if suffix == ".npy":
+        path = data.save_samples(args.output, samples)
+    else:
+        columns = max(1, round(args.n ** 0.5))
+        path = images.save_image(args.output, gan.image_grid(samples, columns))
     print(f"saved {args.n} samples to {path}")
     return 0
 
