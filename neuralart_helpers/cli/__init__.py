@@ -18,7 +18,7 @@ import sys
 from neuralart_helpers.errors import NeuralArtError
 
 # Subcommand modules, in the order `neuralart --help` lists them.
-COMMANDS = ("fetch", "doctor", "visualize", "dream", "style", "gan", "student-edition")
+COMMANDS = ("fetch", "doctor", "visualize", "dream", "style", "gan", "student-edition", "lab")
 
 
 

@@ -1,4 +1,8 @@
-"""``neuralart student-edition``: copies of the notebooks with the exercise solutions removed."""
+"""``neuralart student-edition``: copies of the notebooks with the exercise solutions removed.
+
+The same conversion as the nbgrader release of ``neuralart lab``
+(:func:`neuralart_helpers.exercises.student_edition`), for self-learners without nbgrader.
+"""
 
 from __future__ import annotations
 
