@@ -412,11 +412,11 @@ def jensen_shannon(p, q) -> float:
     densities, ``ln 2`` for densities with disjoint supports.
     """
     p, q = _normalised(p), _normalised(q)
-    m = 0.5 * (p + q)
+    total = p + q  # twice the mixture m; halving it could underflow to 0 where a > 0
 
     def kl(a):
         inside = a > 0
-        return float(np.sum(a[inside] * np.log(a[inside] / m[inside])))
+        return float(np.sum(a[inside] * np.log(2.0 * a[inside] / total[inside])))
 
     return 0.5 * kl(p) + 0.5 * kl(q)
 

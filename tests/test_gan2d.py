@@ -158,3 +158,13 @@ def test_the_collapse_run_keeps_few_modes():
     model, _ = gan2d.train_2d(**gan2d.RECIPES["collapses"])
     covered, quality = gan2d.evaluate_2d(model)
     assert covered <= 3 and quality > 0.3  # measured: 2 modes, sharp ones (seed 0)
+
+
+def test_jensen_shannon_survives_densities_at_the_edge_of_underflow():
+    p = np.array([5e-324, 1.0, 0.0])  # the smallest positive double: half of it is 0
+    q = np.array([0.0, 1.0, 1.0])
+    value = gan2d.jensen_shannon(p, q)
+    assert np.isfinite(value)
+    # p = (0, 1, 0), q = (0, 1/2, 1/2): JS = (ln(4/3) + 0.5 ln(2/3) + 0.5 ln 2) / 2
+    expected = 0.5 * (np.log(4 / 3) + 0.5 * np.log(2 / 3) + 0.5 * np.log(2))
+    assert value == pytest.approx(expected, rel=1e-9)
