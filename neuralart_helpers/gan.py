@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import data, images as image_io, presets
+from neuralart_helpers import data, gan_recipes, images as image_io, presets
 from neuralart_helpers.checkpoints import (  # noqa: F401 - section 6, re-exported for the chapter
     checkpoint_manager, make_checkpoint, read_config, restore_latest, save_checkpoint, steps_done,
     write_config)
@@ -37,6 +37,7 @@ TRANSPOSE_KERNEL = 4             # DCGAN transposed convolutions: 4x4, divisible
 RESIZE_KERNEL = 3                # DCGAN convolutions after nearest-neighbour upsampling
 # A training run's settings (its config.json) when not given; `neuralart gan train` shows them.
 TRAIN_DEFAULTS = presets.GAN_TRAIN
+RECIPES = presets.GAN_RECIPES    # models that are networks plus a training recipe (gan_recipes)
 
 
 
@@ -129,6 +130,7 @@ def build_models(model: str = "mlp", latent_dim: int = LATENT_DIM, upsampling: s
     """
     if model not in MODELS:
         raise NeuralArtError(f"model must be one of {MODELS}, got {model!r}.")
+    model = RECIPES.get(model, {}).get("networks", model)
     keras.utils.set_random_seed(seed)
     if model == "mlp":
         return mlp_generator(latent_dim), mlp_discriminator()
@@ -138,15 +140,16 @@ def build_models(model: str = "mlp", latent_dim: int = LATENT_DIM, upsampling: s
 # --- Sections 3 and 4: the min-max game, one training step the Keras way ----------------
 
 
-def discriminator_loss(real_logits, fake_logits):
+def discriminator_loss(real_logits, fake_logits, real_label: float = 1.0):
     """``-mean log D(x) - mean log(1 - D(G(z)))`` computed from logits.
 
-    Binary cross-entropy with target 1 for real images and 0 for generated ones.
-    Args are logits of any shape (``D = sigmoid(logit)``); returns a scalar >= 0.
+    Binary cross-entropy with target ``real_label`` (1, or 0.9 for one-sided label
+    smoothing, ``gan_recipes``) for real images and 0 for generated ones.
+    Args are logits of any shape (``D = sigmoid(logit)``); returns a scalar.
     At the start of training (``D = 1/2`` everywhere) it equals ``2 ln 2 = 1.386``.
     """
-    real = keras.ops.binary_crossentropy(keras.ops.ones_like(real_logits), real_logits,
-                                         from_logits=True)
+    real = keras.ops.binary_crossentropy(keras.ops.full_like(real_logits, real_label),
+                                         real_logits, from_logits=True)
     fake = keras.ops.binary_crossentropy(keras.ops.zeros_like(fake_logits), fake_logits,
                                          from_logits=True)
     return keras.ops.mean(real) + keras.ops.mean(fake)
@@ -162,9 +165,17 @@ def generator_loss(fake_logits):
         keras.ops.ones_like(fake_logits), fake_logits, from_logits=True))
 
 
-def make_optimizer(learning_rate: float = LEARNING_RATE, beta_1: float = BETA_1):
-    """Adam as in DCGAN: learning rate 2e-4, ``beta_1 = 0.5``."""
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
+def make_optimizer(learning_rate: float = LEARNING_RATE, beta_1: float = BETA_1,
+                   ema_momentum: float | None = None):
+    """Adam as in DCGAN: learning rate 2e-4, ``beta_1 = 0.5``.
+
+    With ``ema_momentum`` it also keeps a moving average of the weights it updates
+    (``use_ema``; ``gan_recipes.sampling_generator`` draws with it).
+    """
+    if ema_momentum is None:
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, use_ema=True,
+                                 ema_momentum=ema_momentum)
 
 
 class GAN(keras.Model):
@@ -173,7 +184,8 @@ class GAN(keras.Model):
     ``train_step`` first updates the discriminator (``discriminator_step``), then
     the generator on fresh noise (``generator_step``). Each optimizer only sees its
     own network's variables. Noise comes from a ``keras.random.SeedGenerator``
-    seeded with ``seed``, whose state is saved in checkpoints.
+    seeded with ``seed``, whose state is saved in checkpoints. ``real_label`` is the
+    discriminator's target for real images (0.9: one-sided label smoothing).
 
     Example:
         generator, discriminator = build_models("mlp", seed=0)
@@ -183,8 +195,9 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, seed: int = 0,
-                 **kwargs):
+                 real_label: float = 1.0, **kwargs):
         super().__init__(**kwargs)
+        self.real_label = float(real_label)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(generator.input_shape[-1])
@@ -221,7 +234,7 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real_images, training=True)
             fake_logits = self.discriminator(fake_images, training=True)
-            loss = discriminator_loss(real_logits, fake_logits)
+            loss = discriminator_loss(real_logits, fake_logits, self.real_label)
             replica_loss = loss / _replicas()  # the replicas' gradients are summed
         variables = self.discriminator.trainable_variables
         gradients = tape.gradient(replica_loss, variables)
@@ -250,10 +263,13 @@ class GAN(keras.Model):
         """Images ``(N, 28, 28, 1)`` in ``[-1, 1]`` for ``noise`` ``(N, latent_dim)``.
 
         Runs the generator with ``training=False``: BatchNorm uses its moving
-        averages, so an image depends on its own noise only, not on the batch.
+        averages, so an image depends on its own noise only, not on the batch. With
+        an EMA of the weights (``build_gan`` of a recipe that has one) the averaged
+        weights draw (``gan_recipes.sampling_generator``).
         """
+        generator = gan_recipes.sampling_generator(self)
         return np.concatenate([  # in chunks, to bound memory for many samples
-            keras.ops.convert_to_numpy(self.generator(noise[start:start + 1000], training=False))
+            keras.ops.convert_to_numpy(generator(noise[start:start + 1000], training=False))
             for start in range(0, len(noise), 1000)])
 
 
@@ -262,16 +278,24 @@ def _replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
-def build_gan(model: str = "mlp", seed: int = 0, upsampling: str = "transpose",
-              latent_dim: int = LATENT_DIM, learning_rate: float = LEARNING_RATE,
+def build_gan(model: str = TRAIN_DEFAULTS["model"], seed: int = 0, upsampling: str = "transpose",
+              latent_dim: int = LATENT_DIM, learning_rate: float | None = None,
               kernel_size: int | None = None) -> GAN:
     """A compiled ``GAN`` with fresh networks; everything random derives from ``seed``.
 
-    Call it inside ``strategy.scope()`` to train on several devices.
+    ``model`` names networks (``"mlp"``, ``"dcgan"``) or a recipe of ``RECIPES``: its
+    networks with an EMA of the generator's weights, label smoothing and the learning
+    rates of both optimizers (``learning_rate`` sets both). Call it inside
+    ``strategy.scope()`` to train on several devices.
     """
+    recipe = RECIPES.get(model, {})
     generator, discriminator = build_models(model, latent_dim, upsampling, seed, kernel_size)
-    gan = GAN(generator, discriminator, seed=seed, name=f"{model}_gan")
-    gan.compile(make_optimizer(learning_rate), make_optimizer(learning_rate))
+    gan = GAN(generator, discriminator, seed=seed, real_label=recipe.get("real_label", 1.0),
+              name=f"{model.replace('-', '_')}_gan")
+    rates = recipe.get("learning_rates", (LEARNING_RATE, LEARNING_RATE))
+    generator_rate, discriminator_rate = (learning_rate, learning_rate) if learning_rate else rates
+    gan.compile(make_optimizer(generator_rate, ema_momentum=recipe.get("ema_momentum")),
+                make_optimizer(discriminator_rate))
     return gan
 
 
@@ -426,7 +450,8 @@ def _fit_segments(done: int, steps_per_epoch: int,
         yield epoch, epochs, 0
 
 
-def train_gan(gan: GAN, images, epochs: int | None, batch_size: int = 128, seed: int = 0,
+def train_gan(gan: GAN, images, epochs: int | None,
+              batch_size: int = TRAIN_DEFAULTS["batch_size"], seed: int = 0,
               manager: tf.train.CheckpointManager | None = None,
               callbacks: list | None = None, verbose: int = 1) -> dict[str, list[float]]:
     """Train ``gan`` until it has done ``epochs`` epochs; return the losses of every step.

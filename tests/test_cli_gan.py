@@ -131,8 +131,9 @@ def test_a_new_run_takes_its_defaults_from_the_library(tmp_path, monkeypatch, on
     for name, value in {"seed": 5, "batch_size": 32, "limit": 64}.items():
         monkeypatch.setitem(gan.TRAIN_DEFAULTS, name, value)
     assert main(["gan", "train", "--epochs", "1", "--out", str(tmp_path), "--quiet"]) == 0
-    assert train_calls == [("mlp_gan", 64, 1, 32, 5)]
-    assert gan.read_config(tmp_path) == {"model": "mlp", "seed": 5, "batch_size": 32,
+    model = gan.TRAIN_DEFAULTS["model"]
+    assert train_calls == [(f"{model.replace('-', '_')}_gan", 64, 1, 32, 5)]
+    assert gan.read_config(tmp_path) == {"model": model, "seed": 5, "batch_size": 32,
                                          "upsampling": "transpose", "limit": 64,
                                          "latent_dim": gan.LATENT_DIM}
 
@@ -143,7 +144,8 @@ def test_train_help_shows_the_library_defaults_and_choices(monkeypatch, capsys, 
         main(["gan", "train", "--help"])
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for expected in ("--model {mlp,dcgan}", "DCGAN (default mlp)", "images per step (default 96)",
+    for expected in (f"--model {{{','.join(gan.MODELS)}}}",
+                     f"weights (default {gan.TRAIN_DEFAULTS['model']})", "images per step (default 96)",
                      "noise (default 0)", "convolution (default transpose)"):
         assert expected in text
     assert "(default None)" not in text
@@ -256,3 +258,25 @@ def test_help_describes_the_time_limit_and_the_npy_output(capsys):
         with pytest.raises(SystemExit):
             main(["gan", action, "--help"])
         assert expected in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_default_recipe_resumes_exactly_and_samples_with_its_average(tmp_path, capsys,
+                                                                          one_line_errors):
+    base = ["gan", "train", "--limit", "128", "--batch-size", "32", "--quiet"]  # 4 steps an epoch
+    assert main([*base, "--epochs", "2", "--out", str(tmp_path / "whole")]) == 0
+    assert main([*base, "--time-limit", "1e-9", "--out", str(tmp_path / "cut")]) == 0
+    assert main(["gan", "train", "--out", str(tmp_path / "cut"), "--resume", "--epochs", "2",
+                 "--quiet"]) == 0
+    whole, cut = (gan.build_gan(seed=0) for _ in range(2))
+    assert gan.restore_latest(whole, tmp_path / "whole") == gan.restore_latest(cut, tmp_path / "cut")
+    assert gan.read_config(tmp_path / "cut")["model"] == gan.TRAIN_DEFAULTS["model"]
+    for expected, value in zip(all_values(whole), all_values(cut)):  # EMA included
+        np.testing.assert_array_equal(expected, value)
+    assert main(["gan", "sample", "--checkpoint", str(tmp_path / "cut"), "--n", "4",
+                 str(tmp_path / "s.npy")]) == 0
+    noise = gan.fixed_noise(4, gan.LATENT_DIM, 0)
+    averaged = data.save_samples(tmp_path / "averaged.npy", whole.generate(noise))
+    raw = data.save_samples(tmp_path / "raw.npy",
+                            whole.generator(noise, training=False).numpy())
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), np.load(averaged))
+    assert not np.array_equal(np.load(averaged), np.load(raw))

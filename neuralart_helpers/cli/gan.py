@@ -1,6 +1,7 @@
 """``neuralart gan``: train a GAN on Fashion-MNIST, draw samples from it, measure it.
 
-    neuralart gan train --model mlp|dcgan --epochs N [--time-limit SECONDS] --out DIR [--resume]
+    neuralart gan train [--model mlp-ema|mlp|dcgan] --epochs N [--time-limit SECONDS] --out DIR
+                        [--resume]
     neuralart gan sample --checkpoint DIR [--n 16] OUT.png|OUT.npy
     neuralart gan evaluate --checkpoint DIR
 
@@ -50,7 +51,8 @@ def _add_train_parser(actions) -> None:
     # come in _train_config), so that --resume can tell a given flag from a default.
     unset = argparse.SUPPRESS
     train.add_argument("--model", choices=presets.GAN_MODELS, default=unset,
-                       help="the seed's dense networks, or the convolutional DCGAN")
+                       help="mlp: dense networks; dcgan: convolutional; mlp-ema: dense, drawing "
+                            "with an average of the generator's weights")
     train.add_argument("--epochs", type=int, metavar="N",
                        help="total epochs over the 60 000 training images, counting those done "
                             "before --resume; may be left out with --time-limit")

@@ -1,0 +1,95 @@
+"""The training recipe of chapter 05's GAN: EMA of the generator's weights, label smoothing."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neuralart_helpers import data, gan, gan_recipes, presets
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    return data.scale_images(data.load_fashion_mnist("test")[0][:256])
+
+
+def values(variables) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(variable).copy() for variable in variables]
+
+
+def ema_gan(momentum: float) -> gan.GAN:
+    generator, discriminator = gan.build_models("mlp", seed=0)
+    model = gan.GAN(generator, discriminator, seed=0)
+    model.compile(gan.make_optimizer(ema_momentum=momentum), gan.make_optimizer())
+    return model
+
+
+def test_the_ema_equals_the_closed_form_average_of_the_weights_after_each_step(real_images):
+    model, momentum = ema_gan(0.9), 0.9
+    weights = []
+    for step in range(4):
+        model.train_step(tf.constant(real_images[step * 32:(step + 1) * 32]))
+        weights.append(values(model.generator.trainable_variables))
+    # average_1 = w_1, then average_t = m average_(t-1) + (1 - m) w_t, i.e. in closed form
+    # average_4 = m^3 w_1 + (1 - m) (m^2 w_2 + m w_3 + w_4).
+    coefficients = [momentum ** 3, (1 - momentum) * momentum ** 2, (1 - momentum) * momentum,
+                    1 - momentum]
+    averages = values(gan_recipes.averaged_weights(model.generator_optimizer))
+    assert len(averages) == len(weights[0])
+    for index, average in enumerate(averages):
+        expected = sum(c * step_weights[index] for c, step_weights in zip(coefficients, weights))
+        np.testing.assert_allclose(average, expected, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(average, weights[-1][index])  # not just the last weights
+
+
+def test_generate_draws_with_the_averaged_weights_and_leaves_training_untouched(real_images):
+    model = ema_gan(0.5)
+    gan.train_gan(model, real_images, 1, batch_size=64, verbose=0)
+    before = values(model.variables + model.generator_optimizer.variables)
+    noise = gan.fixed_noise(8, seed=3)
+    samples = model.generate(noise)
+    for old, new in zip(before, values(model.variables + model.generator_optimizer.variables)):
+        np.testing.assert_array_equal(old, new)
+    averaged = keras.models.clone_model(model.generator)
+    averages = iter(values(gan_recipes.averaged_weights(model.generator_optimizer)))
+    averaged.set_weights([next(averages) if variable.trainable else variable.numpy()
+                          for variable in model.generator.weights])
+    np.testing.assert_allclose(samples, averaged(noise, training=False).numpy(), atol=1e-6)
+    assert not np.allclose(samples, model.generator(noise, training=False).numpy(), atol=1e-3)
+
+
+def test_without_an_ema_generate_uses_the_generator_itself():
+    model = gan.build_gan("mlp", seed=0)
+    assert gan_recipes.averaged_weights(model.generator_optimizer) is None
+    assert gan_recipes.sampling_generator(model) is model.generator
+
+
+def test_one_sided_label_smoothing_changes_the_loss_by_the_expected_amount():
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(16, 1)), rng.normal(size=(16, 1))
+    # Cross-entropy with target y is softplus(l) - y l: lowering y by 0.1 adds 0.1 mean(l).
+    smoothed = float(gan.discriminator_loss(real, fake, real_label=0.9))
+    assert math.isclose(smoothed - float(gan.discriminator_loss(real, fake)),
+                        0.1 * real.mean(), rel_tol=1e-4, abs_tol=1e-6)
+    model = ema_gan(0.9)
+    model.real_label = 0.9
+    images = tf.constant(rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32"))
+    real_logits = model.discriminator(images, training=True)
+    assert float(model.discriminator_step(images)) > 0.0
+    assert np.isfinite(real_logits.numpy()).all()
+
+
+def test_the_default_model_is_a_recipe_and_build_gan_applies_it():
+    name = presets.GAN_TRAIN["model"]
+    recipe = presets.GAN_RECIPES[name]
+    model = gan.build_gan(seed=0)
+    assert model.name == f"{name.replace('-', '_')}_gan" and name in presets.GAN_MODELS
+    assert model.generator_optimizer.use_ema
+    assert math.isclose(model.generator_optimizer.ema_momentum, recipe["ema_momentum"])
+    assert not model.discriminator_optimizer.use_ema
+    assert model.real_label == recipe["real_label"]
+    rates = (float(model.generator_optimizer.learning_rate),
+             float(model.discriminator_optimizer.learning_rate))
+    np.testing.assert_allclose(rates, recipe["learning_rates"])
