@@ -1,4 +1,4 @@
-"""Checkpoints of a GAN run (chapter 05_fashion_mnist_gan, section 6): save, restore, resume.
+"""Checkpoints of a GAN run (chapter 05_fashion_mnist_gan, section 7): save, restore, resume.
 
 A checkpoint holds everything training changes (both networks, both optimizers,
 the noise generator's state), so a run restored from one continues exactly

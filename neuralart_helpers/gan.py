@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from neuralart_helpers import data, gan_recipes, images as image_io, presets
-from neuralart_helpers.checkpoints import (  # noqa: F401 - section 6, re-exported for the chapter
+from neuralart_helpers.checkpoints import (  # noqa: F401 - section 7, re-exported for the chapter
     checkpoint_manager, make_checkpoint, read_config, restore_latest, save_checkpoint, steps_done,
     write_config)
 from neuralart_helpers.errors import NeuralArtError
@@ -70,7 +70,7 @@ def mlp_discriminator() -> keras.Model:
     return keras.Model(image, keras.layers.Dense(1, name="logit")(x), name="mlp_discriminator")
 
 
-# --- Section 7: a DCGAN, and the checkerboard question ---------------------------------
+# --- Section 8: a DCGAN, and the checkerboard question ---------------------------------
 
 
 def upsample_block(x, filters: int, upsampling: str = "transpose", activation=None,
@@ -137,7 +137,7 @@ def build_models(model: str = "mlp", latent_dim: int = LATENT_DIM, upsampling: s
     return dcgan_generator(latent_dim, upsampling, kernel_size), dcgan_discriminator()
 
 
-# --- Sections 3 and 4: the min-max game, one training step the Keras way ----------------
+# --- Sections 3 and 5: the min-max game, one training step the Keras way ----------------
 
 
 def discriminator_loss(real_logits, fake_logits, real_label: float = 1.0):
@@ -293,13 +293,13 @@ def build_gan(model: str = TRAIN_DEFAULTS["model"], seed: int = 0, upsampling: s
     gan = GAN(generator, discriminator, seed=seed, real_label=recipe.get("real_label", 1.0),
               name=f"{model.replace('-', '_')}_gan")
     rates = recipe.get("learning_rates", (LEARNING_RATE, LEARNING_RATE))
-    generator_rate, discriminator_rate = (learning_rate, learning_rate) if learning_rate else rates
+    generator_rate, discriminator_rate = (learning_rate, learning_rate) if learning_rate is not None else rates
     gan.compile(make_optimizer(generator_rate, ema_momentum=recipe.get("ema_momentum")),
                 make_optimizer(discriminator_rate))
     return gan
 
 
-# --- Section 5: watching it learn (fixed noise, 4x4 grids, loss curves) -----------------
+# --- Section 6: watching it learn (fixed noise, 4x4 grids, loss curves) -----------------
 
 
 def fixed_noise(count: int = 16, latent_dim: int = LATENT_DIM, seed: int = 0) -> np.ndarray:
@@ -358,7 +358,9 @@ def image_grid(images, ncols: int = 4, padding: int = 2) -> np.ndarray:
 
 
 class GridSnapshots(keras.callbacks.Callback):
-    """After every epoch, draw ``noise`` with the generator and keep the grid in ``frames``.
+    """After every epoch, draw ``noise`` with ``model.generate`` and keep the grid in ``frames``.
+
+    ``generate`` draws with the averaged weights when the recipe keeps an average (``mlp-ema``).
 
     If ``folder`` is given, each grid is also saved as ``folder/epoch_NNN.png``.
     """
@@ -389,7 +391,7 @@ class LossHistory(keras.callbacks.Callback):
             self.steps.setdefault(name, []).append(float(value))
 
 
-# --- Section 5: training -----------------------------------------------------------------
+# --- Section 6: training -----------------------------------------------------------------
 
 
 class TimeLimit(keras.callbacks.Callback):

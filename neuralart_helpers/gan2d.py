@@ -290,13 +290,15 @@ def train_2d(loss: str = "nonsaturating", steps: int = 2000, batch_size: int = 2
     if steps < 1 or batch_size < 1:
         raise NeuralArtError(f"train_2d needs steps >= 1 and batch_size >= 1, got {steps} and "
                              f"{batch_size}; RECIPES['covers'] is a run that works.")
-    n_critic = n_critic or (5 if loss == "wgan-gp" else 1)
+    n_critic = (5 if loss == "wgan-gp" else 1) if n_critic is None else n_critic
+    if discriminator_learning_rate is None:
+        discriminator_learning_rate = learning_rate
     keras.utils.set_random_seed(seed)
     model = GAN2D(generator_2d(latent_dim), discriminator_2d(), loss, real_target, n_critic,
                   seed=seed, name=f"gan2d_{loss}")
     model.compile(gan.make_optimizer(_rate(learning_rate, final_learning_rate, steps)),
-                  gan.make_optimizer(_rate(discriminator_learning_rate or learning_rate,
-                                           final_learning_rate, steps * n_critic)),
+                  gan.make_optimizer(_rate(discriminator_learning_rate, final_learning_rate,
+                                           steps * n_critic)),
                   steps_per_execution=math.gcd(50, snapshot_every or 50))
     real = ring_of_gaussians(steps * n_critic * batch_size, num_modes, RADIUS, std, seed)
     dataset = tf.data.Dataset.from_tensor_slices(real).batch(n_critic * batch_size)

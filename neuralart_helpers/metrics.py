@@ -118,7 +118,7 @@ def class_histogram(classifier: keras.Model, images, batch_size: int = 500) -> n
     return counts / max(len(logits), 1)
 
 
-# --- Section 7: checkerboards and stripes, measured in the frequency domain --------------
+# --- Section 8: checkerboards and stripes, measured in the frequency domain --------------
 
 # Where a stride-2 upsampling leaves its artefacts: every multiple of pi/2 in each axis,
 # named "(vertical, horizontal)" in radians per pixel, with the index of each frequency
