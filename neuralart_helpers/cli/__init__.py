@@ -14,6 +14,7 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 
 from neuralart_helpers.errors import NeuralArtError
 
@@ -29,6 +30,20 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
+
+
+def add_notebooks_argument(parser: argparse.ArgumentParser) -> None:
+    """``--notebooks DIR``: the course's notebooks folder (``student-edition``, ``lab``)."""
+    parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), metavar="DIR",
+                        help="the course's notebooks folder (default: ./notebooks)")
+
+
+def notebooks_folder(args: argparse.Namespace) -> Path:
+    """``args.notebooks`` if it is a folder, else a one-line error saying what to pass."""
+    if not args.notebooks.is_dir():
+        raise NeuralArtError(f"--notebooks {args.notebooks}: no such folder; run from the course "
+                             f"repository or pass --notebooks PATH/TO/notebooks.")
+    return args.notebooks
 
 
 def with_defaults(args: argparse.Namespace, defaults: dict) -> dict:

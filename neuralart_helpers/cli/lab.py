@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuralart_helpers.errors import NeuralArtError
+from neuralart_helpers.cli import add_notebooks_argument, notebooks_folder
 
 
 def register(subparsers) -> None:
@@ -20,17 +20,13 @@ def register(subparsers) -> None:
                     "submissions in submitted/STUDENT/CHAPTER/.")
     parser.add_argument("output", type=Path, metavar="OUTDIR",
                         help="the course folder to create (new or empty)")
-    parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), metavar="DIR",
-                        help="the course's notebooks folder (default: ./notebooks)")
+    add_notebooks_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from neuralart_helpers.exercises import write_lab_course
 
-    if not args.notebooks.is_dir():
-        raise NeuralArtError(f"--notebooks {args.notebooks}: no such folder; run from the course "
-                             f"repository or pass --notebooks PATH/TO/notebooks.")
-    for path in write_lab_course(args.notebooks, args.output):
+    for path in write_lab_course(notebooks_folder(args), args.output):
         print(f"wrote {path}")
     return 0

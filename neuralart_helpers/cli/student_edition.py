@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from neuralart_helpers.errors import NeuralArtError
+from neuralart_helpers.cli import add_notebooks_argument, notebooks_folder
 
 
 def register(subparsers) -> None:
@@ -20,17 +20,13 @@ def register(subparsers) -> None:
                     "NotImplementedError). The `check` cells stay, so students see at once "
                     "whether their answer is right.")
     parser.add_argument("output", type=Path, metavar="OUTDIR", help="folder for the student notebooks")
-    parser.add_argument("--notebooks", type=Path, default=Path("notebooks"), metavar="DIR",
-                        help="the course's notebooks folder (default: ./notebooks)")
+    add_notebooks_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from neuralart_helpers.exercises import write_student_edition
 
-    if not args.notebooks.is_dir():
-        raise NeuralArtError(f"--notebooks {args.notebooks}: no such folder; run from the course "
-                         f"repository or pass --notebooks PATH/TO/notebooks.")
-    for path in write_student_edition(args.notebooks, args.output):
+    for path in write_student_edition(notebooks_folder(args), args.output):
         print(f"wrote {path}")
     return 0
