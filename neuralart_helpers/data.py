@@ -24,6 +24,24 @@ CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
+def class_index(name: str | int) -> int:
+    """The class number (0-9) of a Fashion-MNIST class name or number, e.g. ``"sneaker"`` -> 7.
+
+    Names match ``CLASS_NAMES`` case-insensitively; ``"7"`` and ``7`` give 7 too.
+
+    Raises:
+        NeuralArtError: no such class; the message lists the ten names.
+    """
+    text = str(name).strip()
+    lowered = [class_name.lower() for class_name in CLASS_NAMES]
+    if text.lower() in lowered:
+        return lowered.index(text.lower())
+    if text.isdigit() and int(text) < len(CLASS_NAMES):
+        return int(text)
+    raise NeuralArtError(f"Unknown class {text!r}: use a number from 0 to {len(CLASS_NAMES) - 1} "
+                         f"or one of {', '.join(CLASS_NAMES)}.")
+
+
 def read_idx(path) -> np.ndarray:
     """Read a gzipped IDX file (the MNIST format) into a uint8 array.
 
@@ -127,7 +145,7 @@ def epoch_order(num_images: int, seed: int, epoch):
 
 
 def gan_dataset(images, batch_size: int = 128, seed: int = 0, first_epoch: int = 0,
-                num_epochs: int = 1, skip_batches: int = 0):
+                num_epochs: int = 1, skip_batches: int = 0, labels=None):
     """Shuffled batches of ``num_epochs`` epochs, one after the other, as a ``tf.data.Dataset``.
 
     Args:
@@ -137,9 +155,11 @@ def gan_dataset(images, batch_size: int = 128, seed: int = 0, first_epoch: int =
         seed: with the epoch number, fixes each epoch's order (``epoch_order``).
         first_epoch, num_epochs: the epochs to produce, ``first_epoch, first_epoch + 1, ...``.
         skip_batches: start this many batches into ``first_epoch`` (to resume mid-epoch).
+        labels: if given, the images' classes ``(N,)``, batched beside them.
 
     Returns:
-        A dataset of float32 ``(batch_size, 28, 28, 1)`` tensors in ``[-1, 1]``.
+        A dataset of float32 ``(batch_size, 28, 28, 1)`` tensors in ``[-1, 1]``, or
+        of ``(images, labels)`` pairs with int32 labels ``(batch_size,)``.
     """
     import tensorflow as tf
 
@@ -148,6 +168,13 @@ def gan_dataset(images, batch_size: int = 128, seed: int = 0, first_epoch: int =
                          f"({len(images)}), got {batch_size}.")
     images = tf.convert_to_tensor(images, dtype=tf.float32)
     num_images = int(images.shape[0])
+    if labels is not None and len(labels) != num_images:
+        raise NeuralArtError(f"gan_dataset: {len(labels)} labels for {num_images} images.")
+    labels = None if labels is None else tf.convert_to_tensor(labels, dtype=tf.int32)
+
+    def gather(indices):  # one batch: the images, and their labels if any
+        batch = tf.gather(images, indices)
+        return batch if labels is None else (batch, tf.gather(labels, indices))
 
     def epoch_batches(epoch):  # the index batches of one epoch
         order = epoch_order(num_images, seed, epoch)
@@ -156,5 +183,5 @@ def gan_dataset(images, batch_size: int = 128, seed: int = 0, first_epoch: int =
     batches = tf.data.Dataset.range(first_epoch, first_epoch + num_epochs).flat_map(epoch_batches)
     count = num_epochs * (num_images // batch_size) - skip_batches  # flat_map cannot know it
     return (batches.skip(skip_batches).apply(tf.data.experimental.assert_cardinality(count))
-            .map(lambda indices: tf.gather(images, indices), num_parallel_calls=tf.data.AUTOTUNE)
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))

@@ -8,6 +8,7 @@ Conventions: images are float32 ``(N, 28, 28, 1)`` in ``[-1, 1]`` (see
 ``data.scale_images``); noise is float32 ``(N, latent_dim)`` from a standard
 normal; the discriminator returns *logits* ``(N, 1)`` (no sigmoid), and the
 losses apply the sigmoid inside the cross-entropy, which is numerically stable.
+The networks themselves are in ``gan_networks`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -27,114 +28,15 @@ from neuralart_helpers.checkpoints import (  # noqa: F401 - section 7, re-export
     checkpoint_manager, make_checkpoint, read_config, restore_latest, save_checkpoint, steps_done,
     write_config)
 from neuralart_helpers.errors import NeuralArtError
+from neuralart_helpers.gan_networks import (  # noqa: F401 - sections 2, 6 and 8, re-exported
+    LATENT_DIM, MODELS, NUM_CLASSES, RECIPES, RESIZE_KERNEL, TRANSPOSE_KERNEL, UPSAMPLING,
+    build_models, conditional_mlp_discriminator, conditional_mlp_generator, dcgan_discriminator,
+    dcgan_generator, mlp_discriminator, mlp_generator, upsample_block)
 
-LATENT_DIM = 100                 # length of the noise vector z (the seed article's choice)
 LEARNING_RATE = 2e-4             # Adam step size for both networks (Radford et al. 2015)
 BETA_1 = 0.5                     # Adam momentum; 0.5 instead of 0.9 steadies GAN training
-MODELS = presets.GAN_MODELS
-UPSAMPLING = presets.GAN_UPSAMPLING
-TRANSPOSE_KERNEL = 4             # DCGAN transposed convolutions: 4x4, divisible by the stride 2
-RESIZE_KERNEL = 3                # DCGAN convolutions after nearest-neighbour upsampling
 # A training run's settings (its config.json) when not given; `neuralart gan train` shows them.
 TRAIN_DEFAULTS = presets.GAN_TRAIN
-RECIPES = presets.GAN_RECIPES    # models that are networks plus a training recipe (gan_recipes)
-
-
-
-
-# --- 05_fashion_mnist_gan, section 2: the generator and the discriminator ---------------
-
-
-def mlp_generator(latent_dim: int = LATENT_DIM) -> keras.Model:
-    """Noise ``(N, latent_dim)`` -> images ``(N, 28, 28, 1)`` in ``[-1, 1]`` through dense layers.
-
-    Dense 128, 256, 512, 1024 with LeakyReLU(0.2), BatchNorm after all but the
-    first, and a ``tanh`` output of 784 values reshaped to 28x28 (the seed article).
-    """
-    noise = keras.Input((latent_dim,), name="noise")
-    x = keras.layers.LeakyReLU(0.2)(keras.layers.Dense(128)(noise))
-    for units in (256, 512, 1024):
-        x = keras.layers.Dense(units)(x)
-        x = keras.layers.BatchNormalization(momentum=0.9)(x)
-        x = keras.layers.LeakyReLU(0.2)(x)
-    x = keras.layers.Dense(28 * 28, activation="tanh")(x)
-    return keras.Model(noise, keras.layers.Reshape((28, 28, 1))(x), name="mlp_generator")
-
-
-def mlp_discriminator() -> keras.Model:
-    """Images ``(N, 28, 28, 1)`` in ``[-1, 1]`` -> logits ``(N, 1)``: dense 512, 256, 1."""
-    image = keras.Input((28, 28, 1), name="image")
-    x = keras.layers.Flatten()(image)
-    for units in (512, 256):
-        x = keras.layers.LeakyReLU(0.2)(keras.layers.Dense(units)(x))
-    return keras.Model(image, keras.layers.Dense(1, name="logit")(x), name="mlp_discriminator")
-
-
-# --- Section 8: a DCGAN, and the checkerboard question ---------------------------------
-
-
-def upsample_block(x, filters: int, upsampling: str = "transpose", activation=None,
-                   kernel_size: int | None = None):
-    """Double the height and width of ``x`` and map it to ``filters`` channels.
-
-    ``"transpose"``: a transposed convolution with stride 2 (default kernel 4x4).
-    When the kernel size does not divide by the stride, as with 3x3, neighbouring
-    output pixels receive different numbers of kernel taps: a built-in
-    checkerboard (Odena et al. 2016). ``"resize"``: nearest-neighbour upsampling,
-    then a convolution (default 3x3); every output pixel gets the same taps.
-    """
-    if upsampling == "transpose":
-        return keras.layers.Conv2DTranspose(filters, kernel_size or TRANSPOSE_KERNEL, strides=2,
-                                            padding="same", activation=activation)(x)
-    if upsampling == "resize":
-        x = keras.layers.UpSampling2D(2, interpolation="nearest")(x)
-        return keras.layers.Conv2D(filters, kernel_size or RESIZE_KERNEL, padding="same",
-                                   activation=activation)(x)
-    raise NeuralArtError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}.")
-
-
-def dcgan_generator(latent_dim: int = LATENT_DIM, upsampling: str = "transpose",
-                    kernel_size: int | None = None) -> keras.Model:
-    """Noise ``(N, latent_dim)`` -> images ``(N, 28, 28, 1)`` in ``[-1, 1]``, convolutional.
-
-    Dense to a 7x7x64 map, then two ``upsample_block``s (7 -> 14 -> 28) with
-    BatchNorm and ReLU in between and ``tanh`` at the end (Radford et al. 2015,
-    with fewer channels so that it trains on a CPU).
-    """
-    noise = keras.Input((latent_dim,), name="noise")
-    x = keras.layers.Dense(7 * 7 * 64, use_bias=False)(noise)
-    x = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(x))
-    x = keras.layers.Reshape((7, 7, 64))(x)
-    x = upsample_block(x, 32, upsampling, kernel_size=kernel_size)
-    x = keras.layers.ReLU()(keras.layers.BatchNormalization(momentum=0.9)(x))
-    image = upsample_block(x, 1, upsampling, activation="tanh", kernel_size=kernel_size)
-    return keras.Model(noise, image, name=f"dcgan_generator_{upsampling}")
-
-
-def dcgan_discriminator() -> keras.Model:
-    """Images ``(N, 28, 28, 1)`` -> logits ``(N, 1)``: two strided 3x3 convolutions, LeakyReLU."""
-    image = keras.Input((28, 28, 1), name="image")
-    x = keras.layers.Conv2D(32, 3, strides=2, padding="same")(image)
-    x = keras.layers.LeakyReLU(0.2)(x)
-    x = keras.layers.Conv2D(64, 3, strides=2, padding="same")(x)
-    x = keras.layers.LeakyReLU(0.2)(x)
-    x = keras.layers.Flatten()(x)
-    return keras.Model(image, keras.layers.Dense(1, name="logit")(x), name="dcgan_discriminator")
-
-
-def build_models(model: str = "mlp", latent_dim: int = LATENT_DIM, upsampling: str = "transpose",
-                 seed: int = 0, kernel_size: int | None = None) -> tuple[keras.Model, keras.Model]:
-    """``(generator, discriminator)`` for ``model`` in ``MODELS``, initialised from ``seed``.
-
-    ``upsampling`` and ``kernel_size`` choose the DCGAN generator's ``upsample_block``s.
-    """
-    if model not in MODELS:
-        raise NeuralArtError(f"model must be one of {MODELS}, got {model!r}.")
-    model = RECIPES.get(model, {}).get("networks", model)
-    keras.utils.set_random_seed(seed)
-    if model == "mlp":
-        return mlp_generator(latent_dim), mlp_discriminator()
-    return dcgan_generator(latent_dim, upsampling, kernel_size), dcgan_discriminator()
 
 
 # --- Sections 3 and 5: the min-max game, one training step the Keras way ----------------
@@ -183,7 +85,9 @@ class GAN(keras.Model):
 
     ``train_step`` first updates the discriminator (``discriminator_step``), then
     the generator on fresh noise (``generator_step``). Each optimizer only sees its
-    own network's variables. Noise comes from a ``keras.random.SeedGenerator``
+    own network's variables. A generator with two inputs ``[noise, label]`` makes a
+    conditional GAN (``conditional``): it trains on ``(images, labels)`` batches and
+    both networks see the label. Noise comes from a ``keras.random.SeedGenerator``
     seeded with ``seed``, whose state is saved in checkpoints. ``real_label`` is the
     discriminator's target for real images (0.9: one-sided label smoothing).
 
@@ -200,7 +104,8 @@ class GAN(keras.Model):
         self.real_label = float(real_label)
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = int(generator.input_shape[-1])
+        self.conditional = len(generator.inputs) == 2  # [noise, label]: a conditional GAN
+        self.latent_dim = int(generator.inputs[0].shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.built = True  # both networks are built Functional models
 
@@ -224,16 +129,19 @@ class GAN(keras.Model):
         seed = seed + tf.cast(tf.stack([replica, 0]), seed.dtype)
         return tf.random.stateless_normal((batch_size, self.latent_dim), seed=seed)
 
-    def discriminator_step(self, real_images):
+    def discriminator_step(self, real_images, labels=None):
         """One Adam step on the discriminator only; returns its loss (a scalar).
 
         The fakes come from the generator in training mode (BatchNorm on batch
-        statistics), as in the generator's own step, but outside the tape.
+        statistics), as in the generator's own step, but outside the tape. A
+        conditional GAN draws its fakes with the real images' ``labels``, and the
+        discriminator sees the labels beside both.
         """
-        fake_images = self.generator(self.sample_noise(tf.shape(real_images)[0]), training=True)
+        noise = self.sample_noise(tf.shape(real_images)[0])
+        fake_images = self.generator(_inputs(noise, labels), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
+            real_logits = self.discriminator(_inputs(real_images, labels), training=True)
+            fake_logits = self.discriminator(_inputs(fake_images, labels), training=True)
             loss = discriminator_loss(real_logits, fake_logits, self.real_label)
             replica_loss = loss / _replicas()  # the replicas' gradients are summed
         variables = self.discriminator.trainable_variables
@@ -241,11 +149,12 @@ class GAN(keras.Model):
         self.discriminator_optimizer.apply_gradients(zip(gradients, variables))
         return loss
 
-    def generator_step(self, batch_size):
+    def generator_step(self, batch_size, labels=None):
         """One Adam step on the generator only (the discriminator is held fixed); returns its loss."""
         noise = self.sample_noise(batch_size)
         with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(noise, training=True), training=True)
+            fake_images = self.generator(_inputs(noise, labels), training=True)
+            fake_logits = self.discriminator(_inputs(fake_images, labels), training=True)
             loss = generator_loss(fake_logits)
             replica_loss = loss / _replicas()
         variables = self.generator.trainable_variables
@@ -253,24 +162,57 @@ class GAN(keras.Model):
         self.generator_optimizer.apply_gradients(zip(gradients, variables))
         return loss
 
-    def train_step(self, real_images):
-        """``fit`` calls this once per batch of real images ``(B, 28, 28, 1)`` in ``[-1, 1]``."""
-        d_loss = self.discriminator_step(real_images)
-        g_loss = self.generator_step(tf.shape(real_images)[0])
+    def train_step(self, batch):
+        """``fit`` calls this once per batch of real images ``(B, 28, 28, 1)`` in ``[-1, 1]``.
+
+        A conditional GAN's batch is ``(images, labels)``, labels int ``(B,)``.
+        """
+        real_images, labels = batch if self.conditional else (batch, None)
+        d_loss = self.discriminator_step(real_images, labels)
+        g_loss = self.generator_step(tf.shape(real_images)[0], labels)
         return {"d_loss": d_loss, "g_loss": g_loss}
 
-    def generate(self, noise) -> np.ndarray:
+    def generate(self, noise, labels=None) -> np.ndarray:
         """Images ``(N, 28, 28, 1)`` in ``[-1, 1]`` for ``noise`` ``(N, latent_dim)``.
+
+        A conditional GAN draws class ``labels[i]`` (ints ``(N,)`` in ``0..9``) for
+        ``noise[i]``; without ``labels`` it cycles through the classes, 0, 1, ..., 9, 0, ...
 
         Runs the generator with ``training=False``: BatchNorm uses its moving
         averages, so an image depends on its own noise only, not on the batch. With
         an EMA of the weights (``build_gan`` of a recipe that has one) the averaged
         weights draw (``gan_recipes.sampling_generator``).
         """
+        labels = self.check_labels(len(noise), labels)
         generator = gan_recipes.sampling_generator(self)
         return np.concatenate([  # in chunks, to bound memory for many samples
-            keras.ops.convert_to_numpy(generator(noise[start:start + 1000], training=False))
+            keras.ops.convert_to_numpy(generator(
+                _inputs(noise[start:start + 1000], None if labels is None else
+                        labels[start:start + 1000]), training=False))
             for start in range(0, len(noise), 1000)])
+
+    def check_labels(self, count: int, labels=None) -> np.ndarray | None:
+        """``labels`` as int32 ``(count,)`` for a conditional GAN (cycling 0..9 if ``None``).
+
+        Raises:
+            NeuralArtError: labels for an unconditional GAN, or labels of another
+                length or outside ``0..9``.
+        """
+        if not self.conditional:
+            if labels is not None:
+                raise NeuralArtError("This GAN is not conditional: it draws no chosen class. "
+                                     "Train a conditional one (model 'cgan') to ask for a class.")
+            return None
+        labels = np.arange(count) % NUM_CLASSES if labels is None else np.asarray(labels)
+        if labels.shape != (count,) or not np.all((labels >= 0) & (labels < NUM_CLASSES)):
+            raise NeuralArtError(f"labels must be {count} class numbers from 0 to "
+                                 f"{NUM_CLASSES - 1}, got shape {labels.shape}.")
+        return labels.astype(np.int32)
+
+
+def _inputs(tensor, labels):
+    """A network's input: ``tensor`` alone, or ``[tensor, labels]`` for a conditional GAN."""
+    return tensor if labels is None else [tensor, labels]
 
 
 def _replicas() -> int:
@@ -280,22 +222,29 @@ def _replicas() -> int:
 
 def build_gan(model: str = TRAIN_DEFAULTS["model"], seed: int = 0, upsampling: str = "transpose",
               latent_dim: int = LATENT_DIM, learning_rate: float | None = None,
-              kernel_size: int | None = None) -> GAN:
+              kernel_size: int | None = None, jit_compile: bool | None = None) -> GAN:
     """A compiled ``GAN`` with fresh networks; everything random derives from ``seed``.
 
     ``model`` names networks (``"mlp"``, ``"dcgan"``) or a recipe of ``RECIPES``: its
     networks with an EMA of the generator's weights, label smoothing and the learning
-    rates of both optimizers (``learning_rate`` sets both). Call it inside
+    rates of both optimizers (``learning_rate`` sets both). The training step of the
+    dense networks is compiled with XLA (``presets.GAN_JIT_COMPILE``; ``jit_compile``
+    overrides it: compiling takes seconds, wasted on a run of a few steps), except under a
+    strategy with several replicas (XLA cannot reach one replica's variables from another
+    device there). Call it inside
     ``strategy.scope()`` to train on several devices.
     """
     recipe = RECIPES.get(model, {})
+    networks = recipe.get("networks", model)
     generator, discriminator = build_models(model, latent_dim, upsampling, seed, kernel_size)
     gan = GAN(generator, discriminator, seed=seed, real_label=recipe.get("real_label", 1.0),
               name=f"{model.replace('-', '_')}_gan")
     rates = recipe.get("learning_rates", (LEARNING_RATE, LEARNING_RATE))
     generator_rate, discriminator_rate = (learning_rate, learning_rate) if learning_rate is not None else rates
     gan.compile(make_optimizer(generator_rate, ema_momentum=recipe.get("ema_momentum")),
-                make_optimizer(discriminator_rate))
+                make_optimizer(discriminator_rate),
+                jit_compile=_replicas() == 1 and (presets.GAN_JIT_COMPILE[networks]
+                                                  if jit_compile is None else jit_compile))
     return gan
 
 
@@ -360,7 +309,8 @@ def image_grid(images, ncols: int = 4, padding: int = 2) -> np.ndarray:
 class GridSnapshots(keras.callbacks.Callback):
     """After every epoch, draw ``noise`` with ``model.generate`` and keep the grid in ``frames``.
 
-    ``generate`` draws with the averaged weights when the recipe keeps an average (``mlp-ema``).
+    ``generate`` draws with the averaged weights when the recipe keeps an average (``mlp-ema``,
+    ``cgan``); a conditional GAN draws the classes in turn.
 
     If ``folder`` is given, each grid is also saved as ``folder/epoch_NNN.png``.
     """
@@ -452,10 +402,21 @@ def _fit_segments(done: int, steps_per_epoch: int,
         yield epoch, epochs, 0
 
 
+def _check_training(gan: GAN, epochs: int | None, callbacks: list | None, labels) -> None:
+    """Refuse a run without an end, and labels missing for a conditional GAN (or given to another)."""
+    if epochs is None and not any(isinstance(callback, TimeLimit) for callback in callbacks or []):
+        raise NeuralArtError("train_gan: epochs=None trains until a TimeLimit callback stops "
+                             "it; give epochs, or add callbacks=[gan.TimeLimit(seconds)].")
+    if gan.conditional != (labels is not None):
+        raise NeuralArtError("train_gan: a conditional GAN needs the images' labels (labels=...), "
+                             "an unconditional one takes none.")
+
+
 def train_gan(gan: GAN, images, epochs: int | None,
               batch_size: int = TRAIN_DEFAULTS["batch_size"], seed: int = 0,
               manager: tf.train.CheckpointManager | None = None,
-              callbacks: list | None = None, verbose: int = 1) -> dict[str, list[float]]:
+              callbacks: list | None = None, verbose: int = 1,
+              labels=None) -> dict[str, list[float]]:
     """Train ``gan`` until it has done ``epochs`` epochs; return the losses of every step.
 
     Epoch ``e`` visits the images in the order ``data.epoch_order(N, seed, e)``
@@ -473,13 +434,12 @@ def train_gan(gan: GAN, images, epochs: int | None,
         callbacks: Keras callbacks (e.g. ``GridSnapshots``, ``TimeLimit``), called as in
             ``fit``; one that sets ``gan.stop_training`` ends training after that step.
         verbose: as in ``fit``: 1 a progress bar, 2 one line per epoch, 0 nothing.
+        labels: the images' classes, ints ``(N,)``; needed by a conditional GAN only.
 
     Returns:
         ``{"d_loss": [...], "g_loss": [...]}``, one value per step taken by this call.
     """
-    if epochs is None and not any(isinstance(callback, TimeLimit) for callback in callbacks or []):
-        raise NeuralArtError("train_gan: epochs=None trains until a TimeLimit callback stops "
-                             "it; give epochs, or add callbacks=[gan.TimeLimit(seconds)].")
+    _check_training(gan, epochs, callbacks, labels)
     images = tf.convert_to_tensor(images, dtype=tf.float32)
     steps_per_epoch = int(images.shape[0]) // batch_size
     history = LossHistory()
@@ -489,7 +449,7 @@ def train_gan(gan: GAN, images, epochs: int | None,
             on_epoch_end=lambda epoch, logs: save_checkpoint(manager, steps_done(gan))))
     try:
         for first, end, skip in _fit_segments(steps_done(gan), steps_per_epoch, epochs):
-            gan.fit(data.gan_dataset(images, batch_size, seed, first, end - first, skip),
+            gan.fit(data.gan_dataset(images, batch_size, seed, first, end - first, skip, labels),
                     initial_epoch=first, epochs=end, steps_per_epoch=steps_per_epoch - skip,
                     verbose=verbose, callbacks=callbacks)
             if gan.stop_training:

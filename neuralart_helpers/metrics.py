@@ -118,6 +118,19 @@ def class_histogram(classifier: keras.Model, images, batch_size: int = 500) -> n
     return counts / max(len(logits), 1)
 
 
+def class_agreement(classifier: keras.Model, images, labels, batch_size: int = 500) -> np.ndarray:
+    """For each class ``c``, the share of the images labelled ``c`` that the classifier calls ``c``.
+
+    For a conditional generator, ``labels`` are the classes asked for: ``(10,)`` in
+    ``[0, 1]``, NaN for a class with no image. On real test images it is the
+    classifier's accuracy per class.
+    """
+    logits = classifier.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
+    predicted, labels = np.argmax(logits, axis=1), np.asarray(labels)
+    return np.array([np.mean(predicted[labels == c] == c) if np.any(labels == c) else np.nan
+                     for c in range(len(data.CLASS_NAMES))])
+
+
 # --- Section 8: checkerboards and stripes, measured in the frequency domain --------------
 
 # Where a stride-2 upsampling leaves its artefacts: every multiple of pi/2 in each axis,

@@ -22,7 +22,7 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         images: each ``(H, W, 3)`` in ``[0, 255]`` or ``(H, W)`` grayscale in ``[0, 255]``.
         titles: one caption per image.
         ncols: images per row (default: all in one row, at most 5).
-        size: inches per panel.
+        size: inches per panel (its width; pictures wider than tall get lower panels).
     """
     import matplotlib.pyplot as plt
 
@@ -33,7 +33,10 @@ def show_images(images: Sequence[np.ndarray], titles: Sequence[str] | None = Non
         raise NeuralArtError(f"Got {count} images but {len(titles)} titles.")
     ncols = ncols or min(count, 5)
     nrows = math.ceil(count / ncols)
-    figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    aspect = max(np.shape(image)[0] / np.shape(image)[1] for image in images)  # height / width
+    panel_height = size * min(aspect, 1.0) + (0.3 if titles is not None else 0.0)  # wide: lower
+    figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, panel_height * nrows),
+                                squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index >= count:

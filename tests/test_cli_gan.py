@@ -145,7 +145,7 @@ def test_train_help_shows_the_library_defaults_and_choices(monkeypatch, capsys, 
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     for expected in (f"--model {{{','.join(gan.MODELS)}}}",
-                     f"weights (default {gan.TRAIN_DEFAULTS['model']})", "images per step (default 96)",
+                     f"dcgan: convolutional (default {gan.TRAIN_DEFAULTS['model']})", "images per step (default 96)",
                      "noise (default 0)", "convolution (default transpose)"):
         assert expected in text
     assert "(default None)" not in text
@@ -274,9 +274,42 @@ def test_the_default_recipe_resumes_exactly_and_samples_with_its_average(tmp_pat
         np.testing.assert_array_equal(expected, value)
     assert main(["gan", "sample", "--checkpoint", str(tmp_path / "cut"), "--n", "4",
                  str(tmp_path / "s.npy")]) == 0
-    noise = gan.fixed_noise(4, gan.LATENT_DIM, 0)
+    noise, classes = gan.fixed_noise(4, gan.LATENT_DIM, 0), np.arange(4)  # classes in turn
     averaged = data.save_samples(tmp_path / "averaged.npy", whole.generate(noise))
     raw = data.save_samples(tmp_path / "raw.npy",
-                            whole.generator(noise, training=False).numpy())
+                            whole.generator([noise, classes], training=False).numpy())
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), np.load(averaged))
     assert not np.array_equal(np.load(averaged), np.load(raw))
+
+
+def test_a_conditional_run_samples_the_class_asked_for_by_name_or_number(tmp_path, capsys,
+                                                                         one_line_errors):
+    out = tmp_path / "cgan"
+    assert main(["gan", "train", "--model", "cgan", "--limit", "128", "--batch-size", "64",
+                 "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    model = gan.build_gan("cgan", seed=0)
+    gan.restore_latest(model, out)
+    noise = gan.fixed_noise(3, gan.LATENT_DIM, 0)
+    expected = data.unscale_images(model.generate(noise, [7, 7, 7]))[..., 0]
+    for name in ("sneaker", "Sneaker", "SNEAKER", "7"):
+        path = tmp_path / f"{name}.npy"
+        assert main(["gan", "sample", "--checkpoint", str(out), "--n", "3", "--class", name,
+                     str(path)]) == 0
+        np.testing.assert_allclose(np.load(path), expected, atol=0.5 + 1e-3)
+    assert main(["gan", "sample", "--checkpoint", str(out), "--n", "10",
+                 str(tmp_path / "even.npy")]) == 0  # no --class: every class in turn
+    evenly = model.generate(gan.fixed_noise(10, gan.LATENT_DIM, 0), np.arange(10))
+    np.testing.assert_allclose(np.load(tmp_path / "even.npy"),
+                               data.unscale_images(evenly)[..., 0], atol=0.5 + 1e-3)
+    capsys.readouterr()
+    assert main(["gan", "sample", "--checkpoint", str(out), "--class", "sneakers",
+                 str(tmp_path / "x.png")]) == 2
+    err = error_line(capsys)
+    assert "Unknown class 'sneakers'" in err and ", ".join(data.CLASS_NAMES) in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_class_of_an_unconditional_run_is_one_line(saved_run, tmp_path, capsys, one_line_errors):
+    assert main(["gan", "sample", "--checkpoint", str(saved_run), "--class", "bag",
+                 str(tmp_path / "x.png")]) == 2
+    assert "--class needs a conditional run (--model cgan)" in error_line(capsys)

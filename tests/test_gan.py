@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neuralart_helpers import data, gan
+from neuralart_helpers import data, gan, metrics
 from neuralart_helpers import images as image_io
 from neuralart_helpers import errors
 
@@ -57,6 +57,13 @@ def test_upsample_block_doubles_the_size_and_counts_its_kernel_taps(upsampling, 
     assert counts.shape == (12, 12)
     inside = counts[2:-2, 2:-2]  # away from the zero padding
     assert (inside.min(), inside.max()) == taps  # uneven overlap = built-in checkerboard
+
+
+def test_xla_compiles_the_dense_networks_step_only_unless_told():
+    assert gan.build_gan("mlp").jit_compile and gan.build_gan("cgan").jit_compile
+    assert not gan.build_gan("dcgan").jit_compile
+    assert not gan.build_gan("cgan", jit_compile=False).jit_compile
+    assert gan.build_gan("dcgan", jit_compile=True).jit_compile
 
 
 def test_unknown_model_and_upsampling_are_clear_errors():
@@ -238,6 +245,77 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(model_name, real_
         np.testing.assert_array_equal(expected, value)
 
 
+# --- The conditional GAN ("cgan"): the label enters both networks ------------------------
+
+
+@pytest.fixture(scope="module")
+def labelled_images():
+    """6400 training images with their labels (100 steps an epoch at batch 64)."""
+    images, labels = data.load_fashion_mnist("train")
+    return data.scale_images(images[:6400]), labels[:6400]
+
+
+def test_conditional_networks_take_the_label_and_check_it():
+    model = gan.build_gan("cgan", seed=0)
+    assert model.conditional and model.latent_dim == gan.LATENT_DIM
+    noise = np.repeat(gan.fixed_noise(1, seed=3), 10, axis=0)  # the same noise for every class
+    drawn = model.generate(noise, np.arange(10))
+    assert drawn.shape == (10, 28, 28, 1) and drawn.min() >= -1 and drawn.max() <= 1
+    assert np.min(np.abs(drawn[1:] - drawn[:1]).max(axis=(1, 2, 3))) > 1e-3  # label matters
+    np.testing.assert_array_equal(model.generate(noise), drawn)  # default: the classes in turn
+    logits = model.discriminator([drawn, np.arange(10)])
+    assert tuple(logits.shape) == (10, 1)
+    assert not np.allclose(logits, model.discriminator([drawn, np.zeros(10, np.int32)]))
+    for labels, expected in (([0] * 9, "labels must be 10 class numbers"),
+                             ([10] * 10, "from 0 to 9")):
+        with pytest.raises(errors.NeuralArtError, match=expected):
+            model.generate(noise, labels)
+    with pytest.raises(errors.NeuralArtError, match="not conditional"):
+        gan.build_gan("mlp", seed=0).generate(noise, np.arange(10))
+
+
+def test_conditional_training_needs_labels_and_an_unconditional_one_refuses_them(labelled_images):
+    images, labels = labelled_images
+    with pytest.raises(errors.NeuralArtError, match="needs the images' labels"):
+        gan.train_gan(gan.build_gan("cgan"), images[:128], 1, 64, verbose=0)
+    with pytest.raises(errors.NeuralArtError, match="needs the images' labels"):
+        gan.train_gan(gan.build_gan("mlp"), images[:128], 1, 64, verbose=0, labels=labels[:128])
+
+
+def test_a_short_conditional_run_draws_the_class_asked_for():
+    pixels, labels = data.load_fashion_mnist("train")
+    images, labels = data.scale_images(pixels[:30016]), labels[:30016]  # 469 steps an epoch
+    judge = metrics.train_classifier(images[:12800], labels[:12800], epochs=1)
+    test_pixels, test_labels = data.load_fashion_mnist("test")
+    real = metrics.class_agreement(judge, data.scale_images(test_pixels[:2000]), test_labels[:2000])
+    model = gan.build_gan("cgan", seed=0)
+    asked, noise = np.arange(500) % 10, gan.fixed_noise(500, seed=9)
+    before = metrics.class_agreement(judge, model.generate(noise), asked)
+    gan.train_gan(model, images, epochs=2, batch_size=64, seed=0, verbose=0, labels=labels)
+    after = metrics.class_agreement(judge, model.generate(noise), asked)
+    # Measured (seeds 0 and 1): 0.81 on average, each class at least 0.7 of the judge's
+    # accuracy on real test images (shirts: 0.28-0.30 against 0.39); untrained: chance, 0.1.
+    assert np.mean(before) < 0.2 and np.mean(after) >= 0.7, (before, after)
+    assert np.all(after >= 0.5 * real), np.round([after, real], 2)
+
+
+def test_conditional_resume_after_interruption_equals_an_uninterrupted_run(labelled_images,
+                                                                           tmp_path):
+    images, labels = labelled_images[0][:320], labelled_images[1][:320]
+    uninterrupted = gan.build_gan("cgan", seed=1)
+    gan.train_gan(uninterrupted, images, 2, 64, seed=1, verbose=0, labels=labels)
+    interrupted = gan.build_gan("cgan", seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        gan.train_gan(interrupted, images, 2, 64, seed=1, verbose=0, labels=labels,
+                      manager=gan.checkpoint_manager(interrupted, tmp_path),
+                      callbacks=[InterruptAt(7)])
+    resumed = gan.build_gan("cgan", seed=1)
+    assert gan.restore_latest(resumed, tmp_path) == 7
+    gan.train_gan(resumed, images, 2, 64, seed=1, verbose=0, labels=labels)
+    for expected, value in zip(all_values(uninterrupted), all_values(resumed)):
+        np.testing.assert_array_equal(expected, value)
+
+
 def test_checkpoints_after_every_epoch(real_images, tmp_path):
     model = gan.build_gan("mlp", seed=0)
     manager = gan.checkpoint_manager(model, tmp_path, max_to_keep=5)
@@ -360,12 +438,12 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from neuralart_helpers import data, gan
+    from neuralart_helpers import data, gan, metrics
 
     images = data.scale_images(data.load_fashion_mnist("test")[0][:1024])
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
-        model = gan.build_gan(seed=0)  # the default recipe (an EMA of the generator's weights)
+        model = gan.build_gan("mlp-ema", seed=0)  # an EMA of the generator's weights
         replica_noise = strategy.run(lambda: model.sample_noise(2))
     first, second = (noise.numpy() for noise in strategy.experimental_local_results(replica_noise))
     losses = gan.train_gan(model, images, epochs=2, batch_size=128, verbose=0,
@@ -379,13 +457,21 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     assert np.all(np.isfinite(d_loss)) and np.all(np.isfinite(losses["g_loss"]))
     assert np.mean(d_loss[-4:]) < d_loss[0]
 
-    plain = gan.build_gan(seed=1)  # outside the strategy: the checkpoint still loads
+    plain = gan.build_gan("mlp-ema", seed=1)  # outside the strategy: the checkpoint still loads
     assert gan.restore_latest(plain, CHECKPOINT_DIR) == 16
     for trained, restored in zip(model.generator.variables + model.generator_optimizer.variables,
                                  plain.generator.variables + plain.generator_optimizer.variables):
         np.testing.assert_array_equal(trained.numpy(), restored.numpy())
     noise = gan.fixed_noise(4)
     np.testing.assert_array_equal(model.generate(noise), plain.generate(noise))
+
+    labels = data.load_fashion_mnist("test")[1][:1024]  # the conditional default, under it
+    with strategy.scope():
+        conditional = gan.build_gan(seed=0)
+    losses = gan.train_gan(conditional, images, epochs=1, batch_size=128, verbose=0,
+                           labels=labels)
+    assert len(losses["d_loss"]) == 8 and np.all(np.isfinite(losses["g_loss"]))
+    assert conditional.generate(noise, [7, 7, 8, 8]).shape == (4, 28, 28, 1)
     print("OK")
 """)
 

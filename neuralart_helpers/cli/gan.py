@@ -1,8 +1,8 @@
 """``neuralart gan``: train a GAN on Fashion-MNIST, draw samples from it, measure it.
 
-    neuralart gan train [--model mlp-ema|mlp|dcgan] --epochs N [--time-limit SECONDS] --out DIR
-                        [--resume]
-    neuralart gan sample --checkpoint DIR [--n 16] OUT.png|OUT.npy
+    neuralart gan train [--model cgan|mlp-ema|mlp|dcgan] --epochs N [--time-limit SECONDS]
+                        --out DIR [--resume]
+    neuralart gan sample --checkpoint DIR [--n 16] [--class NAME|INDEX] OUT.png|OUT.npy
     neuralart gan evaluate --checkpoint DIR
 
 ``train`` saves a checkpoint in DIR after every epoch, when you press Ctrl-C, and at
@@ -11,6 +11,8 @@ with the settings saved in DIR/config.json (a flag that contradicts them is refu
 and ends with the same weights as an uninterrupted run with the same seed. DIR also
 receives the 4x4 grid of a fixed noise batch after each epoch (``samples/epoch_NNN.png``;
 a run stopped by the time limit draws its grid there too) and ``progress.gif``.
+A conditional run (``--model cgan``) draws the classes in turn unless ``--class`` asks
+for one; ``evaluate`` then also says how often the classifier sees the class asked for.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ def _add_train_parser(actions) -> None:
     # come in _train_config), so that --resume can tell a given flag from a default.
     unset = argparse.SUPPRESS
     train.add_argument("--model", choices=presets.GAN_MODELS, default=unset,
-                       help="mlp: dense networks; dcgan: convolutional; mlp-ema: dense, drawing "
-                            "with an average of the generator's weights")
+                       help="cgan: dense networks drawing with an average of the generator's "
+                            "weights, asked for a class (gan sample --class); mlp-ema: the same, "
+                            "unconditional; mlp: dense networks; dcgan: convolutional")
     train.add_argument("--epochs", type=int, metavar="N",
                        help="total epochs over the 60 000 training images, counting those done "
                             "before --resume; may be left out with --time-limit")
@@ -64,11 +67,9 @@ def _add_train_parser(actions) -> None:
     train.add_argument("--resume", action="store_true",
                        help="continue the run saved in DIR with its saved settings; a flag "
                             "that contradicts them is refused")
-    train.add_argument("--seed", type=int, default=unset,
-                       help="seed for weights, data order, noise")
+    train.add_argument("--seed", type=int, default=unset, help="seed for weights, data order, noise")
     train.add_argument("--batch-size", type=int, default=unset, help="images per step")
-    train.add_argument("--upsampling", choices=presets.GAN_UPSAMPLING,
-                       default=unset,
+    train.add_argument("--upsampling", choices=presets.GAN_UPSAMPLING, default=unset,
                        help="DCGAN generator: transposed convolutions or upsampling + convolution")
     train.add_argument("--limit", type=int, default=unset, metavar="N",
                        help="train on the first N images only (quick tries)")
@@ -85,6 +86,10 @@ def _add_sample_parser(actions) -> None:
                         help="a folder written by `neuralart gan train`")
     sample.add_argument("--n", type=int, default=16, help="number of images (default 16)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    sample.add_argument("--class", dest="class_name", metavar="NAME|INDEX",
+                        help="a conditional run (--model cgan) draws this class only, e.g. "
+                             "sneaker or 7 (case does not matter); without it, every class "
+                             "in turn")
     sample.add_argument("output", type=Path, metavar="OUT",
                         help="OUT.png (or .jpg): the samples as one grid picture, 28 px tiles "
                              "with 2 px white gaps; OUT.npy: the samples themselves, uint8 "
@@ -106,16 +111,18 @@ def run_train(args: argparse.Namespace) -> int:
 
     timer = None if args.time_limit is None else gan.TimeLimit(args.time_limit)
     config = _train_config(args)
-    train_images = data.scale_images(data.load_fashion_mnist("train")[0][:config["limit"]])
+    train_pixels, train_labels = data.load_fashion_mnist("train")
+    train_images = data.scale_images(train_pixels[:config["limit"]])
     model = gan.build_gan(config["model"], config["seed"], config["upsampling"],
                           config["latent_dim"])
+    labels = train_labels[:config["limit"]] if model.conditional else None
     manager = gan.checkpoint_manager(model, args.out)
     if args.resume:
         step = gan.restore_latest(model, args.out)
         print(f"resuming {args.out} at step {step} (model {config['model']}, seed "
               f"{config['seed']}, batch size {config['batch_size']}, as saved in config.json)")
     gan.write_config(args.out, config)
-    _fit(args, model, train_images, config, manager, timer)
+    _fit(args, model, (train_images, labels), config, manager, timer)
     if timer is not None and timer.stopped:
         steps_per_epoch = len(train_images) // config["batch_size"]
         print(f"time limit: stopped after {timer.steps} steps ({timer.steps / steps_per_epoch:.2f} "
@@ -160,8 +167,10 @@ def _train_config(args: argparse.Namespace) -> dict:
     return saved
 
 
-def _fit(args: argparse.Namespace, model, train_images, config: dict, manager, timer) -> None:
+def _fit(args: argparse.Namespace, model, train_data, config: dict, manager, timer) -> None:
     """Train ``model`` to ``args.epochs`` or ``timer``, drawing the fixed noise into DIR/samples.
+
+    ``train_data`` is ``(images, labels)``; labels are ``None`` for an unconditional run.
 
     The grid is drawn after each epoch, and where the time limit stopped training.
     """
@@ -170,9 +179,9 @@ def _fit(args: argparse.Namespace, model, train_images, config: dict, manager, t
     snapshots = gan.GridSnapshots(gan.fixed_noise(16, config["latent_dim"], config["seed"]),
                                   folder=args.out / "samples")
     try:
-        gan.train_gan(model, train_images, args.epochs, config["batch_size"], config["seed"],
+        gan.train_gan(model, train_data[0], args.epochs, config["batch_size"], config["seed"],
                       manager=manager, callbacks=[snapshots, timer] if timer else [snapshots],
-                      verbose=0 if args.quiet else 1)
+                      verbose=0 if args.quiet else 1, labels=train_data[1])
     except KeyboardInterrupt:
         budget = "".join(f" --{flag} {value}" for flag, value in
                          (("epochs", args.epochs), ("time-limit", args.time_limit)) if value)
@@ -204,7 +213,13 @@ def run_sample(args: argparse.Namespace) -> int:
         raise NeuralArtError(f"Cannot save samples to {args.output}: use a name ending in .png, "
                              f".jpg or .jpeg (a grid picture) or .npy (the samples, uint8).")
     model, config = _load_trained(args.checkpoint)
-    samples = model.generate(gan.fixed_noise(args.n, config["latent_dim"], args.seed))
+    labels = None
+    if args.class_name is not None:
+        if not model.conditional:
+            raise NeuralArtError(f"--class needs a conditional run (--model cgan); "
+                                 f"{args.checkpoint} holds a {config['model']} run.")
+        labels = [data.class_index(args.class_name)] * args.n
+    samples = model.generate(gan.fixed_noise(args.n, config["latent_dim"], args.seed), labels)
     if suffix == ".npy":
         path = data.save_samples(args.output, samples)
     else:
@@ -227,6 +242,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     fid = metrics.classifier_fid(metrics.feature_extractor(classifier), test_images, fakes)
     histogram = metrics.class_histogram(classifier, fakes)
     print(f"{config['model']} GAN after {gan.steps_done(model)} steps")
+    if model.conditional:  # fakes cycle through the classes: fake i was asked for class i % 10
+        agreement = metrics.class_agreement(classifier, fakes, model.check_labels(len(fakes)))
+        print("classified as the class asked for: " + ", ".join(
+            f"{name} {share:.2f}" for name, share in zip(data.CLASS_NAMES, agreement)))
     print(f"classifier FID: {fid:.2f}  (lower is better; not comparable with Inception FIDs)")
     print("class histogram of the samples (real data: 0.10 each):")
     for name, fraction in zip(data.CLASS_NAMES, histogram):

@@ -1,0 +1,29 @@
+"""plotting.show_images: panels sized to the pictures, titles checked."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from neuralart_helpers.errors import NeuralArtError  # noqa: E402
+from neuralart_helpers.plotting import show_images  # noqa: E402
+
+
+def test_square_pictures_get_square_panels_and_wide_ones_lower_panels():
+    square = show_images([np.zeros((10, 10))] * 3, size=2.0)
+    np.testing.assert_allclose(square.get_size_inches(), (6.0, 2.0))
+    wide = show_images([np.zeros((10, 40)), np.zeros((20, 40, 3))], ["a", "b"], ncols=1, size=4.0)
+    np.testing.assert_allclose(wide.get_size_inches(), (4.0, 2 * (4.0 * 0.5 + 0.3)))  # tallest
+    tall = show_images([np.zeros((40, 10))], size=3.0)
+    np.testing.assert_allclose(tall.get_size_inches(), (3.0, 3.0))  # never taller than wide
+    plt.close("all")
+
+
+def test_titles_must_match_the_pictures():
+    with pytest.raises(NeuralArtError, match="Got 2 images but 1 titles"):
+        show_images([np.zeros((4, 4))] * 2, ["only one"])
+    with pytest.raises(NeuralArtError, match="at least one image"):
+        show_images([])
