@@ -36,10 +36,29 @@ def class_index(name: str | int) -> int:
     lowered = [class_name.lower() for class_name in CLASS_NAMES]
     if text.lower() in lowered:
         return lowered.index(text.lower())
-    if text.isdigit() and int(text) < len(CLASS_NAMES):
+    if text.isdecimal() and text.isascii() and int(text) < len(CLASS_NAMES):
         return int(text)
     raise NeuralArtError(f"Unknown class {text!r}: use a number from 0 to {len(CLASS_NAMES) - 1} "
                          f"or one of {', '.join(CLASS_NAMES)}.")
+
+
+def check_labels(labels) -> np.ndarray:
+    """``labels`` as int32 ``(N,)``, after checking they are class numbers 0-9.
+
+    Raises:
+        NeuralArtError: not one whole number per image, or a number outside 0-9.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise NeuralArtError(f"Labels must be one class number per image, shape (N,), got shape "
+                             f"{labels.shape}.")
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        raise NeuralArtError(f"Labels must be whole numbers (class numbers), got {labels.dtype}.")
+    bad = labels[(labels < 0) | (labels >= len(CLASS_NAMES))]
+    if bad.size:
+        raise NeuralArtError(f"Labels are class numbers from 0 to {len(CLASS_NAMES) - 1}, got "
+                             f"{bad[0]}.")
+    return labels.astype(np.int32)
 
 
 def read_idx(path) -> np.ndarray:
@@ -170,7 +189,7 @@ def gan_dataset(images, batch_size: int = 128, seed: int = 0, first_epoch: int =
     num_images = int(images.shape[0])
     if labels is not None and len(labels) != num_images:
         raise NeuralArtError(f"gan_dataset: {len(labels)} labels for {num_images} images.")
-    labels = None if labels is None else tf.convert_to_tensor(labels, dtype=tf.int32)
+    labels = None if labels is None else tf.constant(check_labels(labels))
 
     def gather(indices):  # one batch: the images, and their labels if any
         batch = tf.gather(images, indices)

@@ -204,10 +204,10 @@ class GAN(keras.Model):
                                      "Train a conditional one (model 'cgan') to ask for a class.")
             return None
         labels = np.arange(count) % NUM_CLASSES if labels is None else np.asarray(labels)
-        if labels.shape != (count,) or not np.all((labels >= 0) & (labels < NUM_CLASSES)):
-            raise NeuralArtError(f"labels must be {count} class numbers from 0 to "
-                                 f"{NUM_CLASSES - 1}, got shape {labels.shape}.")
-        return labels.astype(np.int32)
+        if labels.shape != (count,):
+            raise NeuralArtError(f"Give {count} labels, one per noise vector, got shape "
+                                 f"{labels.shape}.")
+        return data.check_labels(labels)
 
 
 def _inputs(tensor, labels):
@@ -407,9 +407,12 @@ def _check_training(gan: GAN, epochs: int | None, callbacks: list | None, labels
     if epochs is None and not any(isinstance(callback, TimeLimit) for callback in callbacks or []):
         raise NeuralArtError("train_gan: epochs=None trains until a TimeLimit callback stops "
                              "it; give epochs, or add callbacks=[gan.TimeLimit(seconds)].")
-    if gan.conditional != (labels is not None):
-        raise NeuralArtError("train_gan: a conditional GAN needs the images' labels (labels=...), "
-                             "an unconditional one takes none.")
+    if gan.conditional and labels is None:
+        raise NeuralArtError("train_gan: this GAN is conditional: pass the images' classes, "
+                             "labels=... (ints (N,) in 0..9).")
+    if labels is not None and not gan.conditional:
+        raise NeuralArtError("train_gan: this GAN is not conditional: leave labels out, or build "
+                             "a conditional one (gan.build_gan('cgan')).")
 
 
 def train_gan(gan: GAN, images, epochs: int | None,

@@ -124,7 +124,7 @@ def conditional_mlp_discriminator(num_classes: int = NUM_CLASSES) -> keras.Model
     """``[images (N, 28, 28, 1), labels (N,) int]`` -> logits ``(N, 1)``, a projection discriminator.
 
     The MLP discriminator's features ``h`` (256 values) give the logit
-    ``w . h + e_y . h``, where ``e_y`` is a learnt vector for class ``y``
+    ``w . h + b + e_y . h``, where ``e_y`` is a learnt vector for class ``y``
     (Miyato and Koyama 2018): an image scores high only if it is real *and*
     looks like its label, so the generator must draw the class it was asked for.
     """

@@ -15,12 +15,13 @@ draws with it; training never does.
 
 ``"cgan"``, the default, is also conditional: the label enters both networks
 (``gan.conditional_mlp_generator``, ``gan.conditional_mlp_discriminator``).
-``benchmarks/bench_gan.py`` (5 epochs, the chapter's one-epoch classifier, 10 000
-samples, seeds 0 and 1) against the seed's 5-epoch MLP: classifier FID 1.16 and
-1.00 against 5.92 and 6.02 (ratios 0.20 and 0.17), 60% and 61% of samples called
-with confidence >= 0.9 against 30% and 34% (real test images: 60%), rarest class
-7.7%, and the worst class drawn as asked 63% and 72% of the time (the classifier's
-worst accuracy on real images, shirts: 56%), in 73 and 78 s of training on 2 cores.
+``benchmarks/bench_gan.py`` (4 epochs as in the chapter, its one-epoch classifier,
+10 000 samples, seeds 0 and 1) against the seed's 5-epoch MLP, both compiled with XLA:
+classifier FID 1.25 and 1.64 against 5.92 and 6.02 (ratios 0.21 and 0.27), 61% and
+60% of samples called with confidence >= 0.9 against 30% and 34% (real test images:
+60%), rarest class 7.3% and 8.0%, and the worst class drawn as asked 62% and 61% of
+the time (the classifier's worst accuracy on real images, shirts: 56%), in 58 and 60 s of
+training on 2 cores (5 epochs: FID 1.16 and 1.00).
 The unconditional ``"mlp-ema"`` measured earlier, 6 epochs, seed 0: FID 2.02, 44%
 confident; the EMA alone took the seed MLP's FID from 6.2 to 4.8 at the same 2340
 steps. One-sided label smoothing (``GAN(real_label=0.9)``, Salimans et al. 2016) did

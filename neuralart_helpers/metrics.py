@@ -121,9 +121,14 @@ def class_histogram(classifier: keras.Model, images, batch_size: int = 500) -> n
 def class_agreement(classifier: keras.Model, images, labels, batch_size: int = 500) -> np.ndarray:
     """For each class ``c``, the share of the images labelled ``c`` that the classifier calls ``c``.
 
-    For a conditional generator, ``labels`` are the classes asked for: ``(10,)`` in
-    ``[0, 1]``, NaN for a class with no image. On real test images it is the
-    classifier's accuracy per class.
+    Args:
+        images: float32 ``(N, 28, 28, 1)`` in ``[-1, 1]``.
+        labels: ints ``(N,)``: the class each image was asked for (a conditional
+            generator's samples) or its true class (real images: then the result is
+            the classifier's accuracy per class).
+
+    Returns:
+        ``(10,)`` in ``[0, 1]``, NaN for a class with no image.
     """
     logits = classifier.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
     predicted, labels = np.argmax(logits, axis=1), np.asarray(labels)

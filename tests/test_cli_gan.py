@@ -283,6 +283,7 @@ def test_the_default_recipe_resumes_exactly_and_samples_with_its_average(tmp_pat
 
 
 def test_a_conditional_run_samples_the_class_asked_for_by_name_or_number(tmp_path, capsys,
+                                                                         monkeypatch,
                                                                          one_line_errors):
     out = tmp_path / "cgan"
     assert main(["gan", "train", "--model", "cgan", "--limit", "128", "--batch-size", "64",
@@ -301,6 +302,23 @@ def test_a_conditional_run_samples_the_class_asked_for_by_name_or_number(tmp_pat
     evenly = model.generate(gan.fixed_noise(10, gan.LATENT_DIM, 0), np.arange(10))
     np.testing.assert_allclose(np.load(tmp_path / "even.npy"),
                                data.unscale_images(evenly)[..., 0], atol=0.5 + 1e-3)
+    assert main(["gan", "sample", "--checkpoint", str(out), "--n", "20",
+                 str(tmp_path / "even.png")]) == 0  # ten columns: one class each
+    assert images.load_image(tmp_path / "even.png").shape == (2 * 30 + 2, 10 * 30 + 2, 3)
+    assert images.load_image(out / "samples" / "epoch_001.png").shape == (2 * 30 + 2, 10 * 30 + 2, 3)
+    train_classifier = metrics.train_classifier
+    monkeypatch.setattr(metrics, "train_classifier",  # a quicker classifier for the test
+                        lambda images, labels: train_classifier(images[:2000], labels[:2000],
+                                                                epochs=1))
+    capsys.readouterr()
+    assert main(["gan", "evaluate", "--checkpoint", str(out), "--samples", "200"]) == 0
+    report = capsys.readouterr().out
+    assert "classified as the class asked for: T-shirt/top " in report and "Ankle boot " in report
+    for name in ("sneakers", "²"):
+        assert main(["gan", "sample", "--checkpoint", str(out), "--class", name,
+                     str(tmp_path / "x.png")]) == 2
+        err = error_line(capsys)
+        assert f"Unknown class {name!r}" in err and ", ".join(data.CLASS_NAMES) in err
     capsys.readouterr()
     assert main(["gan", "sample", "--checkpoint", str(out), "--class", "sneakers",
                  str(tmp_path / "x.png")]) == 2

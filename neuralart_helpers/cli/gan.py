@@ -8,9 +8,11 @@
 ``train`` saves a checkpoint in DIR after every epoch, when you press Ctrl-C, and at
 the step where ``--time-limit`` stops it; ``--resume`` continues from the newest one,
 with the settings saved in DIR/config.json (a flag that contradicts them is refused),
-and ends with the same weights as an uninterrupted run with the same seed. DIR also
-receives the 4x4 grid of a fixed noise batch after each epoch (``samples/epoch_NNN.png``;
-a run stopped by the time limit draws its grid there too) and ``progress.gif``.
+and ends with the same weights as an uninterrupted run with the same seed (and the same
+version of the course: XLA's arithmetic may change between versions). DIR also receives
+the grid of a fixed noise batch after each epoch (4x4; a conditional run: 2 rows of the
+10 classes) in ``samples/epoch_NNN.png`` (a run stopped by the time limit draws its grid
+there too) and ``progress.gif``.
 A conditional run (``--model cgan``) draws the classes in turn unless ``--class`` asks
 for one; ``evaluate`` then also says how often the classifier sees the class asked for.
 """
@@ -98,7 +100,9 @@ def _add_sample_parser(actions) -> None:
 
 
 def _add_evaluate_parser(actions) -> None:
-    evaluate = actions.add_parser("evaluate", help="classifier FID and class histogram")
+    evaluate = actions.add_parser("evaluate", help="classifier FID and class histogram; for a "
+                                                   "conditional run, how often each class "
+                                                   "asked for is seen")
     evaluate.add_argument("--checkpoint", type=Path, required=True, metavar="DIR",
                           help="a folder written by `neuralart gan train`")
     evaluate.add_argument("--samples", type=int, default=10000,
@@ -176,8 +180,9 @@ def _fit(args: argparse.Namespace, model, train_data, config: dict, manager, tim
     """
     from neuralart_helpers import gan, images
 
-    snapshots = gan.GridSnapshots(gan.fixed_noise(16, config["latent_dim"], config["seed"]),
-                                  folder=args.out / "samples")
+    count, columns = (20, 10) if model.conditional else (16, 4)  # conditional: a class a column
+    snapshots = gan.GridSnapshots(gan.fixed_noise(count, config["latent_dim"], config["seed"]),
+                                  folder=args.out / "samples", ncols=columns)
     try:
         gan.train_gan(model, train_data[0], args.epochs, config["batch_size"], config["seed"],
                       manager=manager, callbacks=[snapshots, timer] if timer else [snapshots],
@@ -212,18 +217,19 @@ def run_sample(args: argparse.Namespace) -> int:
     if suffix not in SAMPLE_SUFFIXES:
         raise NeuralArtError(f"Cannot save samples to {args.output}: use a name ending in .png, "
                              f".jpg or .jpeg (a grid picture) or .npy (the samples, uint8).")
+    wanted = None if args.class_name is None else data.class_index(args.class_name)
     model, config = _load_trained(args.checkpoint)
-    labels = None
-    if args.class_name is not None:
-        if not model.conditional:
-            raise NeuralArtError(f"--class needs a conditional run (--model cgan); "
-                                 f"{args.checkpoint} holds a {config['model']} run.")
-        labels = [data.class_index(args.class_name)] * args.n
+    if wanted is not None and not model.conditional:
+        raise NeuralArtError(f"--class needs a conditional run (--model cgan); "
+                             f"{args.checkpoint} holds a {config['model']} run.")
+    labels = None if wanted is None else [wanted] * args.n
     samples = model.generate(gan.fixed_noise(args.n, config["latent_dim"], args.seed), labels)
     if suffix == ".npy":
         path = data.save_samples(args.output, samples)
     else:
-        columns = max(1, round(args.n ** 0.5))
+        # every class in turn: one class per column; otherwise a square grid
+        columns = 10 if model.conditional and wanted is None and args.n >= 10 else max(
+            1, round(args.n ** 0.5))
         path = images.save_image(args.output, gan.image_grid(samples, columns))
     print(f"saved {args.n} samples to {path}")
     return 0
@@ -238,12 +244,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     train_images, train_labels = data.load_fashion_mnist("train")
     classifier = metrics.train_classifier(data.scale_images(train_images), train_labels)
     test_images = data.scale_images(data.load_fashion_mnist("test")[0])
-    fakes = model.generate(gan.fixed_noise(args.samples, config["latent_dim"], seed=12345))
+    asked = model.check_labels(args.samples)  # every class in turn (None: not conditional)
+    fakes = model.generate(gan.fixed_noise(args.samples, config["latent_dim"], seed=12345), asked)
     fid = metrics.classifier_fid(metrics.feature_extractor(classifier), test_images, fakes)
     histogram = metrics.class_histogram(classifier, fakes)
     print(f"{config['model']} GAN after {gan.steps_done(model)} steps")
-    if model.conditional:  # fakes cycle through the classes: fake i was asked for class i % 10
-        agreement = metrics.class_agreement(classifier, fakes, model.check_labels(len(fakes)))
+    if model.conditional:
+        agreement = metrics.class_agreement(classifier, fakes, asked)
         print("classified as the class asked for: " + ", ".join(
             f"{name} {share:.2f}" for name, share in zip(data.CLASS_NAMES, agreement)))
     print(f"classifier FID: {fid:.2f}  (lower is better; not comparable with Inception FIDs)")
