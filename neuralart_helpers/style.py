@@ -34,9 +34,10 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import ascent, images, lbfgs, optimizers, presets
+from neuralart_helpers import ascent, images, lbfgs, optimizers, presets, style_stats
 from neuralart_helpers.backbones import Backbone
 from neuralart_helpers.errors import NeuralArtError, NonFiniteLossWarning
+from neuralart_helpers.style_stats import gatys_style_layer_loss  # noqa: F401 - section 4
 
 OPTIMIZERS = presets.OPTIMIZERS
 TV_FORMS = presets.TV_FORMS
@@ -99,29 +100,20 @@ def style_layer_loss(gram: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.square(gram - target_gram))
 
 
-def gatys_style_layer_loss(features: tf.Tensor, target_features: tf.Tensor) -> tf.Tensor:
-    """Gatys et al.'s per-layer style loss on raw Grams: ``sum((G - A)**2) / (4 C**2 M**2)``.
-
-    ``C`` is the number of channels and ``M = h * w`` the number of positions of
-    ``features`` (``(h, w, C)``, same shape as ``target_features``). Kept to show
-    that it is ``style_layer_loss`` of location-normalised Grams divided by 4.
-    """
-    channels = tf.cast(tf.shape(features)[-1], tf.float32)
-    locations = tf.cast(tf.shape(features)[-3] * tf.shape(features)[-2], tf.float32)
-    difference = gram_matrix(features, "none") - gram_matrix(target_features, "none")
-    return tf.reduce_sum(tf.square(difference)) / (4.0 * channels**2 * locations**2)
-
-
 def style_loss(features: Mapping[str, tf.Tensor], target_grams: Mapping[str, tf.Tensor],
-               layer_weights: Mapping[str, float]) -> tf.Tensor:
+               layer_weights: Mapping[str, float], statistic: Callable | None = None) -> tf.Tensor:
     """Weighted sum over layers of :func:`style_layer_loss`.
 
     Args:
         features: ``{layer: (batch, h, w, C)}`` activations of the image being made.
-        target_grams: ``{layer: (C, C)}`` location-normalised Grams of the style.
+        target_grams: ``{layer: (C, C)}`` location-normalised Grams of the style (or
+            the style's ``statistic``).
         layer_weights: ``{layer: weight}``; only these layers count.
+        statistic: another summary of a layer's activations to match instead of the
+            Gram matrix (``style_stats``: covariance, channel mean and std, or yours).
     """
-    return tf.add_n([weight * style_layer_loss(gram_matrix(features[layer]), target_grams[layer])
+    return tf.add_n([weight * style_layer_loss((statistic or gram_matrix)(features[layer]),
+                                               target_grams[layer])
                      for layer, weight in layer_weights.items()])
 
 
@@ -232,6 +224,8 @@ class StyleTransfer:
         content_weight, style_weight, tv_weight: the weights of the total loss (>= 0;
             defaults in :data:`neuralart_helpers.presets.STYLE`).
         tv_form: ``"l1"``, ``"l2"`` or ``"power"`` (see :func:`total_variation_loss`).
+        statistic: what "style" is: ``"gram"`` (default), ``"covariance"``, ``"mean-std"``
+            or a function of one layer's activations (:mod:`neuralart_helpers.style_stats`).
     """
 
     def __init__(self, backbone: Backbone, content_image: np.ndarray,
@@ -240,7 +234,7 @@ class StyleTransfer:
                  layer_weights: Mapping[str, float] | None = None,
                  content_layer: str | None = None, content_weight: float = CONTENT_WEIGHT,
                  style_weight: float = STYLE_WEIGHT, tv_weight: float = TV_WEIGHT,
-                 tv_form: str = presets.STYLE["tv_form"]):
+                 tv_form: str = presets.STYLE["tv_form"], statistic: str | Callable = "gram"):
         self.backbone = backbone
         self.content_image = images.check_image("content image", content_image)
         self.style_images = [fit_style_to_content(images.check_image(f"style image {i + 1}", style),
@@ -257,9 +251,9 @@ class StyleTransfer:
         self.tv_form = tv_form if tv_form in TV_FORMS else _unknown("tv_form", tv_form, TV_FORMS)
         self.layers = list(dict.fromkeys([*self.layer_weights, self.content_layer]))
         self.content_target = self.features(self.content_image)[self.content_layer]
-        self.style_grams = blend_grams(
-            [{layer: gram_matrix(features[layer])[0] for layer in self.layer_weights}
-             for features in map(self.features, self.style_images)], self.style_blend)
+        self.statistic = None if statistic == "gram" else style_stats.statistic_function(statistic)
+        self.style_grams = blend_grams([self.style_targets(image) for image in self.style_images],
+                                       self.style_blend)  # computed once
         spec = tf.TensorSpec(self.content_image.shape, tf.float32)
         self.losses = tf.function(self._losses, input_signature=[spec])
         self.loss_and_gradient = tf.function(self._loss_and_gradient, input_signature=[spec])
@@ -269,6 +263,12 @@ class StyleTransfer:
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.content_image.shape)
 
+    def style_targets(self, image) -> dict[str, tf.Tensor]:
+        """``{style layer: Gram (C, C)}`` of an ``(H, W, 3)`` image, or its ``statistic``."""
+        features = self.features(image)
+        return {layer: gram_matrix(features[layer])[0] if self.statistic is None
+                else self.statistic(features[layer]) for layer in self.layer_weights}
+
     def features(self, image) -> dict[str, tf.Tensor]:
         """Activations ``{layer: (1, h, w, C)}`` of an ``(H, W, 3)`` pixel image."""
         return self.backbone.features(image, self.layers)
@@ -276,7 +276,8 @@ class StyleTransfer:
     def _losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         features = self.features(image)
         parts = {"content": content_loss(features[self.content_layer], self.content_target),
-                 "style": style_loss(features, self.style_grams, self.layer_weights),
+                 "style": style_loss(features, self.style_grams, self.layer_weights,
+                                     self.statistic),
                  "tv": total_variation_loss(image, self.tv_form)}
         parts["total"] = total_loss(parts["content"], parts["style"], parts["tv"],
                                     self.weights["content"], self.weights["style"],
@@ -379,8 +380,7 @@ def _box(options: dict) -> dict:
     return {"lower": 0.0 if bounded else None, "upper": 255.0 if bounded else None}
 
 
-def _run_steps(problem: StyleTransfer, optimizer, image, num_steps, learning_rate, recorder,
-               options):
+def _run_steps(problem: StyleTransfer, optimizer, image, num_steps, learning_rate, recorder, options):
     """Adam or gradient descent on the shared loop; returns the final image."""
     function, compile_step = ((optimizers.adam, optimizers.compile_adam) if optimizer == "adam"
                               else (optimizers.gradient_descent, optimizers.compile_gradient_descent))

@@ -134,6 +134,11 @@ STYLE_MISTAKES = [
     ("my_total_variation", "tf.reduce_mean(tf.square(down)) + ", "",
      "only the horizontal differences"),
     ("my_two_loop", "return -q", "return q", "opposite sign"),
+    ("my_mean_std", "tf.sqrt(tf.reduce_mean(tf.square(flat - mean), axis=0) + 1e-8)",
+     "tf.reduce_mean(tf.square(flat - mean), axis=0)", "the variance instead"),
+    ("my_mean_std", "tf.reduce_mean(tf.square(flat - mean), axis=0) + 1e-8",
+     "tf.reduce_sum(tf.square(flat - mean), axis=0) / (flat.shape[0] - 1)",
+     "the sample standard deviation"),
 ]
 
 
