@@ -13,11 +13,16 @@ beside each:
     / wall time our best optimiser (the course's L-BFGS, ``lbfgs.minimize``) needs
     to reach the same total loss, same backbone, image size and loss function
                                                                 (goal >= 3)
+    on each ``--formulation``: the course's loss (``presets.STYLE``) and the
+    tutorial's own (``style_recipes.tutorial_formulation``), for each ``--size`` and
+    each ``--content``/``--style`` pair. One line per case ends with
+    ``time-to-quality R.RRx (goal >= 3)``.
     For information, the same for SciPy's L-BFGS-B, and the ratio of loss
     evaluations: on 2 cores SciPy 1.15 spends about as long on its own bookkeeping
     per evaluation as SqueezeNet spends on the forward and backward pass at 256 px.
 
-Use a quiet machine: the numbers are wall times.
+Use a quiet machine: the numbers are wall times. ``--skip-steps`` runs (b) only, e.g.
+``python benchmarks/bench_style.py --skip-steps --formulation tutorial --size 192``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from neuralart_helpers import backbones, images, presets, style  # noqa: E402
+from neuralart_helpers import assets, backbones, images, presets, style, style_recipes  # noqa: E402
 from timing import best_time, network_pass  # noqa: E402
 
 TUTORIAL_STEPS = 1000
@@ -69,7 +74,7 @@ def step_ratios(transfer: style.StyleTransfer, steps: int) -> dict[str, float]:
 
 
 def tutorial_loss(transfer: style.StyleTransfer) -> tuple[float, float]:
-    """(seconds, final total loss) of the TensorFlow tutorial's 1000 Adam steps."""
+    """(seconds, final total loss) of the TensorFlow tutorial's 1000 Adam steps on ``transfer``'s loss."""
     transfer.run("content", "adam", 2, verbose=False, **presets.TUTORIAL_ADAM)  # compile first
     start = time.perf_counter()
     tutorial = transfer.run("content", "adam", TUTORIAL_STEPS, verbose=False, **presets.TUTORIAL_ADAM)
@@ -92,37 +97,75 @@ def time_to_loss(transfer: style.StyleTransfer, optimizer: str, target: float,
     return run.times[index], index + 1
 
 
+def load_image(name: str, kind: str, max_dim: int) -> np.ndarray:
+    """A bundled photo or painting by name, or an image file, with its longer side ``max_dim``."""
+    if kind == "content" and name in images.CONTENT_PHOTOS:
+        return images.content_photo(name, max_dim)
+    if kind == "style" and name in assets.PAINTINGS:
+        return images.painting(name)
+    return images.load_image(name, max_dim=max_dim if kind == "content" else None)
+
+
+def problem(backbone, content, painting, formulation: str) -> style.StyleTransfer:
+    """The course's loss (``presets.STYLE``) or the tutorial's (``style_recipes``)."""
+    settings = style_recipes.tutorial_formulation(backbone) if formulation == "tutorial" else {}
+    return style.StyleTransfer(backbone, content, painting, **settings)
+
+
+def time_to_quality(transfer: style.StyleTransfer, budget: int, label: str) -> None:
+    """(b) for one case: the tutorial's Adam, then each L-BFGS to its loss; one line each."""
+    tutorial_seconds, target = tutorial_loss(transfer)
+    print(f"    {label}: tutorial Adam {tutorial_seconds:5.1f} s to loss {target:.4g}")
+    for optimizer, name in (("lbfgs", "our L-BFGS"), ("scipy-lbfgs", "SciPy L-BFGS-B")):
+        seconds, evaluations = time_to_loss(transfer, optimizer, target, budget)
+        goal = "(goal >= 3)" if optimizer == "lbfgs" else "(information)"
+        print(f"    {label}: {name:14s} {seconds:5.1f} s, {evaluations} evaluations "
+              f"({TUTORIAL_STEPS / evaluations:.1f}x fewer): time-to-quality "
+              f"{tutorial_seconds / seconds:.2f}x {goal}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-dim", type=int, default=256)
+    parser.add_argument("--max-dim", type=int, default=256, help="image size for (a)")
     parser.add_argument("--steps", type=int, default=20, help="steps timed in (a)")
     parser.add_argument("--budget", type=int, default=600, help="L-BFGS evaluations allowed in (b)")
+    parser.add_argument("--formulation", nargs="+", choices=("course", "tutorial"),
+                        default=["course", "tutorial"], help="the losses of (b)")
+    parser.add_argument("--content", nargs="+", default=["chelsea", "astronaut"],
+                        help="photos of (b): bundled names or image files")
+    parser.add_argument("--style", nargs="+", default=["starry_night", "the_scream"],
+                        help="paintings of (b), one per --content: bundled names or image files")
+    parser.add_argument("--size", nargs="+", type=int, default=[192, 320],
+                        help="longer sides of the photos in (b), in pixels")
+    parser.add_argument("--skip-steps", action="store_true", help="skip (a)")
     args = parser.parse_args()
+    if len(args.content) != len(args.style):
+        parser.error("give one --style per --content (they are paired)")
 
     backbone = backbones.load_backbone("squeezenet")
-    content = images.content_photo("chelsea", args.max_dim)
-    painting = images.painting("starry_night")
-    transfer = style.StyleTransfer(backbone, content, painting)
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-    print(f"SqueezeNet, chelsea {content.shape[1]}x{content.shape[0]} in the style of "
-          f"starry_night, {threads} threads")
+    if not args.skip_steps:
+        content = images.content_photo("chelsea", args.max_dim)
+        transfer = style.StyleTransfer(backbone, content, images.painting("starry_night"))
+        print(f"(a) chelsea {content.shape[1]}x{content.shape[0]} in the style of starry_night, "
+              f"{threads} threads: one step / one bare forward+backward pass of the same loss "
+              f"(goal <= 1.1)")
+        for optimizer, ratio in step_ratios(transfer, args.steps).items():
+            note = ("  (SciPy's L-BFGS-B bookkeeping, for information)"
+                    if optimizer == "scipy-lbfgs" else "")
+            print(f"    {optimizer:11s} {ratio:.2f}{note}")
 
-    print("(a) one step / one bare forward+backward pass of the same loss (goal <= 1.1)")
-    for optimizer, ratio in step_ratios(transfer, args.steps).items():
-        note = ("  (SciPy's L-BFGS-B bookkeeping, for information)"
-                if optimizer == "scipy-lbfgs" else "")
-        print(f"    {optimizer:11s} {ratio:.2f}{note}")
-
-    print(f"(b) time to the loss of the TensorFlow tutorial's Adam ({TUTORIAL_STEPS} steps) "
-          f"(goal >= 3x faster)")
-    tutorial_seconds, target = tutorial_loss(transfer)
-    print(f"    tutorial Adam:      {tutorial_seconds:5.1f} s to loss {target:.4g}")
-    for optimizer, label in (("lbfgs", "our L-BFGS"), ("scipy-lbfgs", "SciPy L-BFGS-B")):
-        seconds, evaluations = time_to_loss(transfer, optimizer, target, args.budget)
-        goal = "(goal >= 3)" if optimizer == "lbfgs" else "(information)"
-        print(f"    {label + ':':19s} {seconds:5.1f} s, {evaluations} evaluations: "
-              f"{tutorial_seconds / seconds:.1f}x faster {goal}, "
-              f"{TUTORIAL_STEPS / evaluations:.1f}x fewer evaluations")
+    print(f"(b) time to the loss the TensorFlow tutorial's Adam reaches in {TUTORIAL_STEPS} steps, "
+          f"on each formulation of the loss (goal >= 3x faster), {threads} threads")
+    for formulation in args.formulation:
+        for size in args.size:
+            for content_name, style_name in zip(args.content, args.style):
+                content = load_image(content_name, "content", size)
+                painting = load_image(style_name, "style", size)
+                label = (f"{formulation} loss, {content_name} {content.shape[1]}x{content.shape[0]}"
+                         f" / {style_name}")
+                time_to_quality(problem(backbone, content, painting, formulation), args.budget,
+                                label)
 
 
 if __name__ == "__main__":

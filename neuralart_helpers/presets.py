@@ -83,11 +83,17 @@ STYLE = {
 }
 OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
 INITIALIZATIONS = ("content", "noise", "style")
-TV_FORMS = ("l1", "l2", "power")
+TV_FORMS = ("l1", "l2", "power", "l1-sum")
 # Learning rates in pixel units (the image is in [0, 255]); L-BFGS needs none.
 LEARNING_RATES = {"adam": 8.0, "gd": 4.0, "lbfgs": None, "scipy-lbfgs": None}
 # The TensorFlow tutorial's Adam (lr 0.02, epsilon 0.1 on [0, 1] images), in pixel units.
 TUTORIAL_ADAM = {"learning_rate": 0.02 * 255.0, "beta_1": 0.99, "epsilon": 0.1 / 255.0}
+# The tutorial's loss, in pixel units: Gram / positions, style = 1e-2 * the mean over the style
+# layers of mean((G - A)^2), content = 1e4 * mean((F - P)^2), and 30 * tf.image.total_variation
+# of the [0, 1] image, i.e. (30 / 255) * (sum |dy| + sum |dx|) in pixels. The style layers'
+# weights are 1e-2 / (number of style layers) each (style.tutorial_formulation).
+TUTORIAL_FORMULATION = {"content_weight": 1e4, "style_weight": 1.0, "tv_weight": 30.0 / 255.0,
+                        "tv_form": "l1-sum", "style_scale": 1e-2}
 
 # ---------------------------------------------------------------- chapter 05: the GAN
 GAN_MODELS = ("mlp", "dcgan", "mlp-ema", "cgan")

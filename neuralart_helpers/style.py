@@ -126,15 +126,18 @@ def total_variation_loss(image: tf.Tensor, form: str = "l2", power: float = 1.25
       up to the mean);
     - ``"l2"``: ``mean(dy**2) + mean(dx**2)``;
     - ``"power"``: ``mean((dy**2 + dx**2) ** power)`` on the common
-      ``(h-1, w-1)`` grid (the keras.io example, ``power=1.25``).
+      ``(h-1, w-1)`` grid (the keras.io example, ``power=1.25``);
+    - ``"l1-sum"``: ``sum|dy| + sum|dx|``, exactly ``tf.image.total_variation`` (the
+      TensorFlow tutorial's form; it grows with the image size).
 
     Args:
         image: ``(h, w, 3)`` or ``(batch, h, w, 3)``, any value range (pixels here).
     """
     down = image[..., 1:, :, :] - image[..., :-1, :, :]
     right = image[..., :, 1:, :] - image[..., :, :-1, :]
-    if form == "l1":
-        return tf.reduce_mean(tf.abs(down)) + tf.reduce_mean(tf.abs(right))
+    if form in ("l1", "l1-sum"):
+        reduce = tf.reduce_mean if form == "l1" else tf.reduce_sum
+        return reduce(tf.abs(down)) + reduce(tf.abs(right))
     if form == "l2":
         return tf.reduce_mean(tf.square(down)) + tf.reduce_mean(tf.square(right))
     if form == "power":
@@ -252,8 +255,7 @@ class StyleTransfer:
         self.layers = list(dict.fromkeys([*self.layer_weights, self.content_layer]))
         self.content_target = self.features(self.content_image)[self.content_layer]
         self.statistic = None if statistic == "gram" else style_stats.statistic_function(statistic)
-        self.style_grams = blend_grams([self.style_targets(image) for image in self.style_images],
-                                       self.style_blend)  # computed once
+        self.style_grams = blend_grams(list(map(self.style_targets, self.style_images)), self.style_blend)
         spec = tf.TensorSpec(self.content_image.shape, tf.float32)
         self.losses = tf.function(self._losses, input_signature=[spec])
         self.loss_and_gradient = tf.function(self._loss_and_gradient, input_signature=[spec])
