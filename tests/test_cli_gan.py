@@ -52,6 +52,14 @@ def train_calls(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def quick_classifier(monkeypatch):
+    """``gan evaluate``'s classifier trained on 2000 images for one epoch, to keep tests short."""
+    train_classifier = metrics.train_classifier
+    monkeypatch.setattr(metrics, "train_classifier", lambda images, labels: train_classifier(
+        images[:2000], labels[:2000], epochs=1))
+
+
 def error_line(capsys) -> str:
     """The single line ``main`` wrote on stderr (asserting there was exactly one)."""
     err = capsys.readouterr().err
@@ -152,7 +160,7 @@ def test_train_help_shows_the_library_defaults_and_choices(monkeypatch, capsys, 
     assert f"{{{','.join(gan.MODELS)}}}" in text and f"{{{','.join(gan.UPSAMPLING)}}}" in text
 
 
-def test_cli_train_resume_sample_evaluate(tmp_path, capsys, monkeypatch, one_line_errors):
+def test_cli_train_resume_sample_evaluate(tmp_path, capsys, quick_classifier, one_line_errors):
     out = tmp_path / "run"
     arguments = ["gan", "train", "--model", "mlp", "--limit", "256", "--batch-size", "64",
                  "--out", str(out), "--seed", "3", "--quiet"]
@@ -166,10 +174,6 @@ def test_cli_train_resume_sample_evaluate(tmp_path, capsys, monkeypatch, one_lin
     assert main(["gan", "sample", "--checkpoint", str(out), "--n", "9", str(tmp_path / "s.png")]) == 0
     assert images.load_image(tmp_path / "s.png").shape == (3 * 30 + 2, 3 * 30 + 2, 3)
 
-    train_classifier = metrics.train_classifier
-    monkeypatch.setattr(metrics, "train_classifier",  # a quicker classifier for the test
-                        lambda images, labels: train_classifier(images[:2000], labels[:2000],
-                                                                epochs=1))
     capsys.readouterr()
     assert main(["gan", "evaluate", "--checkpoint", str(out), "--samples", "500"]) == 0
     report = capsys.readouterr().out
@@ -283,7 +287,7 @@ def test_the_default_recipe_resumes_exactly_and_samples_with_its_average(tmp_pat
 
 
 def test_a_conditional_run_samples_the_class_asked_for_by_name_or_number(tmp_path, capsys,
-                                                                         monkeypatch,
+                                                                         quick_classifier,
                                                                          one_line_errors):
     out = tmp_path / "cgan"
     assert main(["gan", "train", "--model", "cgan", "--limit", "128", "--batch-size", "64",
@@ -306,10 +310,6 @@ def test_a_conditional_run_samples_the_class_asked_for_by_name_or_number(tmp_pat
                  str(tmp_path / "even.png")]) == 0  # ten columns: one class each
     assert images.load_image(tmp_path / "even.png").shape == (2 * 30 + 2, 10 * 30 + 2, 3)
     assert images.load_image(out / "samples" / "epoch_001.png").shape == (2 * 30 + 2, 10 * 30 + 2, 3)
-    train_classifier = metrics.train_classifier
-    monkeypatch.setattr(metrics, "train_classifier",  # a quicker classifier for the test
-                        lambda images, labels: train_classifier(images[:2000], labels[:2000],
-                                                                epochs=1))
     capsys.readouterr()
     assert main(["gan", "evaluate", "--checkpoint", str(out), "--samples", "200"]) == 0
     report = capsys.readouterr().out
