@@ -95,6 +95,16 @@ TUTORIAL_ADAM = {"learning_rate": 0.02 * 255.0, "beta_1": 0.99, "epsilon": 0.1 /
 TUTORIAL_FORMULATION = {"content_weight": 1e4, "style_weight": 1.0, "tv_weight": 30.0 / 255.0,
                         "tv_form": "l1-sum", "style_scale": 1e-2}
 
+# Fast style transfer (fast_style, section 12 of chapter 04, `neuralart style-train`): a small
+# image transformation network (Johnson et al. 2016 use 32 filters and 5 residual blocks),
+# trained on random crops of the bundled photos; chelsea is held out to show it a new photo.
+FAST_STYLE = {"filters": 16, "residual_blocks": 3, "crop_size": 128, "batch_size": 4,
+              "photo_size": 256, "style_size": 256, "learning_rate": 2e-3, "steps": 300,
+              "save_every": 50, "seed": 0,
+              # a network starts from noise, not from the photo: the content needs more weight
+              "content_weight": 40.0, "style_weight": 1.0, "tv_weight": 5.0,
+              "photos": ("astronaut", "coffee", "rocket", "brick", "grass", "gravel")}
+
 # ---------------------------------------------------------------- chapter 05: the GAN
 GAN_MODELS = ("mlp", "dcgan", "mlp-ema", "cgan")
 GAN_UPSAMPLING = ("transpose", "resize")

@@ -19,7 +19,8 @@ from pathlib import Path
 from neuralart_helpers.errors import NeuralArtError
 
 # Subcommand modules, in the order `neuralart --help` lists them.
-COMMANDS = ("fetch", "doctor", "visualize", "dream", "style", "gan", "student-edition", "lab")
+COMMANDS = ("fetch", "doctor", "visualize", "dream", "style", "style-train", "gan", "student-edition",
+            "lab")
 
 
 

@@ -39,6 +39,9 @@ def _add_inputs(parser) -> None:
     parser.add_argument("--init", choices=presets.INITIALIZATIONS,
                         help=f"start from the photo (default {DEFAULTS['init']}), noise or the style")
     parser.add_argument("--seed", type=int, help=f"seed of the noise start (default {DEFAULTS['seed']})")
+    parser.add_argument("--model", type=Path, metavar="MODEL",
+                        help="paint in one pass with a network from `neuralart style-train` "
+                             "(then give only CONTENT OUT)")
 
 
 def _add_optimisation(parser) -> None:
@@ -70,7 +73,8 @@ def _add_optimisation(parser) -> None:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "style", help="neural style transfer: a photo painted like a painting (chapter 04)",
-        usage="neuralart style [options] CONTENT STYLE [STYLE2 ...] OUT",
+        usage="neuralart style [options] CONTENT STYLE [STYLE2 ...] OUT\n       "
+              "neuralart style --model MODEL [--max-dim D] CONTENT OUT",
         argument_default=argparse.SUPPRESS,
         description="Repaint CONTENT with the textures and colours of STYLE (Gatys et al.): "
                     "match the photo's deep features and the painting's Gram matrices. With "
@@ -143,7 +147,25 @@ def _run_saving(transfer, start, settings: dict, args, output: Path, finish):
         raise
 
 
+def run_model(args: argparse.Namespace) -> int:
+    """``--model``: one forward pass of a trained style network over CONTENT."""
+    if len(args.paths) != 1:
+        raise NeuralArtError("With --model give CONTENT and OUT only, e.g. `neuralart style "
+                             "--model starry.keras photo.jpg out.png`.")
+    _check_paths(args.content, [args.model, args.paths[0]])
+    from neuralart_helpers import fast_style, images
+
+    network = fast_style.load_network(args.model)
+    content = images.load_image(args.content, max_dim=getattr(args, "max_dim", DEFAULTS["max_dim"]))
+    image = fast_style.stylize(network, content)
+    images.save_image(args.paths[0], image)
+    print(f"wrote {args.paths[0]} ({image.shape[1]}x{image.shape[0]}, one pass of {args.model})")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if hasattr(args, "model"):
+        return run_model(args)
     style_paths, output = _check_paths(args.content, args.paths)
     settings = with_defaults(args, DEFAULTS)
     _check_settings(settings, style_paths, args.style_blend)

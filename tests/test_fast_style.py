@@ -1,0 +1,154 @@
+"""Fast style transfer: the network's shapes, the crops, training, resume, saving, the CLI."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from neuralart_helpers import backbones, fast_style, gan, images
+from neuralart_helpers.cli import main
+
+TINY = {"filters": 4, "residual_blocks": 1}
+
+
+@pytest.fixture(scope="module")
+def squeezenet():
+    return backbones.load_backbone("squeezenet")
+
+
+@pytest.fixture(scope="module")
+def painting():
+    rng = np.random.default_rng(0)  # coloured stripes: a style with strong, simple statistics
+    stripes = np.zeros((64, 64, 3), np.float32)
+    stripes[:, ::8] = [240, 200, 20]
+    return np.clip(stripes + rng.normal(0, 5, stripes.shape), 0, 255).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [images.content_photo(name, max_dim=64) for name in ("astronaut", "coffee", "rocket")]
+
+
+@pytest.mark.parametrize("height, width", [(32, 32), (37, 53), (65, 30)])
+def test_network_keeps_the_size_and_the_pixel_range(height, width):
+    network = fast_style.transform_network(**TINY)
+    photo = np.random.default_rng(1).uniform(0, 255, (2, height, width, 3)).astype(np.float32)
+    painted = keras.ops.convert_to_numpy(network(photo))
+    assert painted.shape == (2, height, width, 3)
+    assert painted.min() >= 0.0 and painted.max() <= 255.0 and painted.std() > 0.1
+
+
+def test_crops_depend_on_the_step_only(photos):
+    whole = list(fast_style.photo_crops(photos, 32, 3, seed=5).take(4))
+    resumed = list(fast_style.photo_crops(photos, 32, 3, seed=5, first_step=2).take(2))
+    np.testing.assert_array_equal(whole[2].numpy(), resumed[0].numpy())
+    np.testing.assert_array_equal(whole[3].numpy(), resumed[1].numpy())
+    assert whole[0].shape == (3, 32, 32, 3)
+    assert not np.array_equal(whole[0].numpy(), whole[1].numpy())
+    other_seed = next(iter(fast_style.photo_crops(photos, 32, 3, seed=6)))
+    assert not np.array_equal(whole[0].numpy(), other_seed.numpy())
+    with pytest.raises(Exception, match="at least 80 px"):
+        fast_style.photo_crops(photos, 80, 3)
+
+
+def _trainer(squeezenet, painting, seed=0):
+    return fast_style.make_trainer(squeezenet, painting, seed=seed, learning_rate=1e-2, **TINY)
+
+
+def test_training_lowers_the_loss_on_a_held_out_crop(squeezenet, painting, photos):
+    trainer = _trainer(squeezenet, painting)
+    held_out = images.content_photo("chelsea", max_dim=64)[None, :32, :32]
+
+    def loss():
+        return float(trainer.perceptual_loss(trainer.network(held_out), held_out)["total"])
+
+    before = loss()
+    history = fast_style.train_fast_style(trainer, photos, 40, crop_size=32, batch_size=2, verbose=0)
+    assert len(history["total"]) == 40
+    assert loss() < 0.5 * before
+
+
+def test_resume_equals_an_uninterrupted_run(squeezenet, painting, photos, tmp_path):
+    options = {"crop_size": 32, "batch_size": 2, "verbose": 0}
+    whole = _trainer(squeezenet, painting)
+    fast_style.train_fast_style(whole, photos, 6, **options)
+    first = _trainer(squeezenet, painting)
+    fast_style.train_fast_style(first, photos, 4, fast_style.checkpoint_manager(first, tmp_path), **options)
+    resumed = _trainer(squeezenet, painting, seed=9)  # other initial weights: all restored
+    assert fast_style.restore_latest(resumed, tmp_path) == 4
+    fast_style.train_fast_style(resumed, photos, 6, **options)
+    for a, b in zip(whole.network.weights, resumed.network.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_time_limit_stops_training(squeezenet, painting, photos):
+    steps = iter(range(1000))
+    timer = gan.TimeLimit(3, clock=lambda: float(next(steps)))  # one "second" per step
+    trainer = _trainer(squeezenet, painting)
+    history = fast_style.train_fast_style(trainer, photos, None, callbacks=[timer], crop_size=32,
+                                          batch_size=2, verbose=0)
+    assert timer.stopped and len(history["total"]) == 3
+    with pytest.raises(Exception, match="TimeLimit"):
+        fast_style.train_fast_style(trainer, photos, None, crop_size=32, batch_size=2)
+
+
+def test_saved_network_reloads_to_identical_outputs(tmp_path):
+    network = fast_style.transform_network(**TINY, seed=3)
+    path = fast_style.save_network(network, tmp_path / "net.keras")
+    photo = images.content_photo("chelsea", max_dim=41)
+    np.testing.assert_array_equal(fast_style.stylize(network, photo),
+                                  fast_style.stylize(fast_style.load_network(path), photo))
+    assert [p.name for p in tmp_path.iterdir()] == ["net.keras"]  # no temporary file left
+
+
+def test_load_network_rejects_missing_and_foreign_files(tmp_path):
+    with pytest.raises(Exception, match="no such model file"):
+        fast_style.load_network(tmp_path / "missing.keras")
+    (tmp_path / "junk.keras").write_bytes(b"not a zip")
+    with pytest.raises(Exception, match="not a Keras model file"):
+        fast_style.load_network(tmp_path / "junk.keras")
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="classifier")
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(Exception, match="not a style network"):
+        fast_style.load_network(tmp_path / "other.keras")
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NEURALART_DEBUG", "1")  # in-process: leave pytest's stderr capture alone
+    photo = tmp_path / "photo.png"
+    images.save_image(photo, images.content_photo("chelsea", max_dim=64))
+    assert main(["style", "--model", str(tmp_path / "none.keras"), str(photo), str(tmp_path / "o.png")]) == 2
+    assert "no such model file" in capsys.readouterr().err
+    assert main(["style-train", str(photo), str(tmp_path / "net.h5")]) == 2
+    assert "must end in .keras" in capsys.readouterr().err
+    assert main(["style-train", str(photo), str(tmp_path / "net.keras"), "--resume"]) == 2
+    assert "holds no checkpoint" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_cli_trains_resumes_and_paints(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NEURALART_DEBUG", "1")
+    monkeypatch.setitem(fast_style.FAST_STYLE, "filters", 4)  # a tiny, fast network
+    monkeypatch.setitem(fast_style.FAST_STYLE, "residual_blocks", 1)
+    monkeypatch.setitem(fast_style.FAST_STYLE, "crop_size", 32)
+    monkeypatch.setitem(fast_style.FAST_STYLE, "batch_size", 1)
+    monkeypatch.setattr(fast_style, "training_photos", lambda: [images.content_photo("coffee", max_dim=48)])
+    painting, photo, model = tmp_path / "style.png", tmp_path / "photo.png", tmp_path / "net.keras"
+    images.save_image(painting, np.full((40, 40, 3), [200, 60, 30], np.uint8))
+    images.save_image(photo, images.content_photo("chelsea", max_dim=45))
+    assert main(["style-train", str(painting), str(model), "--steps", "2", "--quiet"]) == 0
+    assert "after 2 steps" in capsys.readouterr().out
+    assert main(["style-train", str(painting), str(model), "--steps", "3", "--quiet"]) == 2
+    assert "add --resume" in capsys.readouterr().err
+    assert main(["style-train", str(painting), str(model), "--steps", "3", "--quiet", "--resume",
+                 "--seed", "1"]) == 2
+    assert "seed 0" in capsys.readouterr().err
+    assert main(["style-train", str(painting), str(model), "--steps", "3", "--quiet", "--resume"]) == 0
+    assert "at step 2" in capsys.readouterr().out
+    out = tmp_path / "painted.png"
+    assert main(["style", "--model", str(model), str(photo), str(out)]) == 0
+    painted = images.load_image(out)
+    assert painted.shape == images.load_image(photo).shape
+    expected = fast_style.stylize(fast_style.load_network(model), images.load_image(photo))
+    assert np.abs(painted - np.round(expected)).max() <= 1.0
+    assert main(["style", "--model", str(model), str(photo), str(painting), str(out)]) == 2
+    assert "CONTENT and OUT only" in capsys.readouterr().err
