@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import files, images, presets, style
+from neuralart_helpers import data, files, images, presets, style
 from neuralart_helpers.backbones import Backbone
 from neuralart_helpers.errors import NeuralArtError
 
@@ -97,7 +97,7 @@ def photo_crops(photos: list[np.ndarray], size: int, batch_size: int, seed: int 
         patch = tf.image.stateless_random_crop(stack[pick], [size, size, 3], keys[1])
         return tf.image.stateless_random_flip_left_right(patch, keys[2])
 
-    return (tf.data.Dataset.counter(first_step * batch_size).map(crop)
+    return data.without_autotune(tf.data.Dataset.counter(first_step * batch_size).map(crop)
             .batch(batch_size, drop_remainder=True).prefetch(2))
 
 
@@ -151,10 +151,16 @@ class FastStyleTrainer(keras.Model):
 
 
 def make_trainer(backbone: Backbone, style_image: np.ndarray, seed: int = 0,
-                 learning_rate: float = FAST_STYLE["learning_rate"], **network_options) -> FastStyleTrainer:
-    """A compiled :class:`FastStyleTrainer` around a fresh :func:`transform_network`."""
-    trainer = FastStyleTrainer(transform_network(seed=seed, **network_options), backbone, style_image)
-    trainer.compile(keras.optimizers.Adam(learning_rate))
+                 learning_rate: float | None = None, weights: dict | None = None,
+                 **network_options) -> FastStyleTrainer:
+    """A compiled :class:`FastStyleTrainer` around a fresh :func:`transform_network`.
+
+    ``weights`` may set ``content_weight``, ``style_weight`` and ``tv_weight``;
+    ``network_options`` are :func:`transform_network`'s.
+    """
+    trainer = FastStyleTrainer(transform_network(seed=seed, **network_options), backbone,
+                               style_image, **(weights or {}))
+    trainer.compile(keras.optimizers.Adam(learning_rate or FAST_STYLE["learning_rate"]))
     return trainer
 
 

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import gan
+from neuralart_helpers import data, gan
 from neuralart_helpers.errors import NeuralArtError
 
 LOSSES = ("nonsaturating", "minimax", "lsgan", "wgan-gp")
@@ -301,7 +301,7 @@ def train_2d(loss: str = "nonsaturating", steps: int = 2000, batch_size: int = 2
                                            steps * n_critic)),
                   steps_per_execution=math.gcd(50, snapshot_every or 50))
     real = ring_of_gaussians(steps * n_critic * batch_size, num_modes, RADIUS, std, seed)
-    dataset = tf.data.Dataset.from_tensor_slices(real).batch(n_critic * batch_size)
+    dataset = data.without_autotune(tf.data.Dataset.from_tensor_slices(real).batch(n_critic * batch_size))
     losses, callbacks = gan.LossHistory(), []
     if snapshot_every:
         callbacks.append(PointSnapshots(fixed_noise_2d(1000, latent_dim, seed), snapshot_every))
