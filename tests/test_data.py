@@ -95,7 +95,7 @@ def test_gan_dataset_chains_epochs_and_skips_into_the_first(test_split):
 
 def test_training_datasets_run_without_the_autotuner():
     """With tf.data's autotuner on, deleting an iterator waited up to 40 s after fit's last step."""
-    from neuralart_helpers import fast_style, gan2d  # noqa: F401 - gan2d builds its own in train_2d
+    from neuralart_helpers import fast_style
 
     images = np.zeros((8, 28, 28, 1), np.float32)
     assert data.gan_dataset(images, 4).options().autotune.enabled is False
