@@ -44,6 +44,21 @@ class CropTo(keras.layers.Layer):
         return x[:, :shape[1], :shape[2], :]
 
 
+@keras.saving.register_keras_serializable("neuralart")
+class ChangeInLogits(keras.layers.Layer):
+    """``255 * sigmoid(logit(pixels / 255) + change)``: the photo, changed by ``change``.
+
+    ``change = 0`` gives the photo back, so a network whose last layer starts at zero
+    starts as the identity; the output stays in ``(0, 255)`` without a hard clip, which
+    would give no gradient to pixels pushed past it.
+    """
+
+    def call(self, inputs):
+        pixels, change = inputs
+        fraction = tf.clip_by_value(pixels / 255.0, 1e-3, 1.0 - 1e-3)
+        return 255.0 * tf.sigmoid(tf.math.log(fraction / (1.0 - fraction)) + change)
+
+
 def _conv(x, filters: int, kernel: int, stride: int = 1, norm: bool = True, relu: bool = True):
     x = keras.layers.Conv2D(filters, kernel, stride, padding="same", use_bias=not norm)(x)
     if norm:  # GroupNormalization with one group per channel is instance normalisation
@@ -56,8 +71,9 @@ def transform_network(filters: int | None = None, residual_blocks: int | None = 
     """The image transformation network: pixels ``(B, H, W, 3)`` in, pixels of the same size out.
 
     Any ``H, W`` (odd too): the two stride-2 convolutions round up, the two 2x upsamplings
-    give at least ``H x W`` back, and :class:`CropTo` trims the rest. The output goes
-    through ``tanh``, so it stays in ``[0, 255]``. ``filters`` (the first layer's; then 2x
+    give at least ``H x W`` back, and :class:`CropTo` trims the rest. The last layer
+    starts at zero and its output changes the photo through :class:`ChangeInLogits`, so an
+    untrained network returns the photo and every output stays in ``(0, 255)``. ``filters`` (the first layer's; then 2x
     and 4x) and ``residual_blocks`` default to ``FAST_STYLE``'s.
     """
     filters = filters or FAST_STYLE["filters"]
@@ -70,9 +86,8 @@ def transform_network(filters: int | None = None, residual_blocks: int | None = 
         x = keras.layers.Add()([x, _conv(_conv(x, 4 * filters, 3), 4 * filters, 3, relu=False)])
     for width in (2 * filters, filters):
         x = _conv(keras.layers.UpSampling2D(2, interpolation="nearest")(x), width, 3)
-    x = keras.layers.Conv2D(3, 9, padding="same", activation="tanh")(x)
-    x = keras.layers.Rescaling(127.5, 127.5)(x)
-    return keras.Model(pixels, CropTo()([x, pixels]), name=_NAME)
+    change = keras.layers.Conv2D(3, 9, padding="same", kernel_initializer="zeros")(x)
+    return keras.Model(pixels, ChangeInLogits()([pixels, CropTo()([change, pixels])]), name=_NAME)
 
 
 def photo_crops(photos: list[np.ndarray], size: int, batch_size: int, seed: int = 0,

@@ -101,8 +101,9 @@ TUTORIAL_FORMULATION = {"content_weight": 1e4, "style_weight": 1.0, "tv_weight":
 FAST_STYLE = {"filters": 16, "residual_blocks": 3, "crop_size": 128, "batch_size": 4,
               "photo_size": 256, "style_size": 256, "learning_rate": 2e-3, "steps": 300,
               "save_every": 50, "seed": 0,
-              # a network starts from noise, not from the photo: the content needs more weight
-              "content_weight": 40.0, "style_weight": 1.0, "tv_weight": 5.0,
+              # the network starts as the identity (fast_style.ChangeInLogits), as the optimiser
+              # starts from the photo, so the optimiser's weights serve
+              "content_weight": 10.0, "style_weight": 1.0, "tv_weight": 5.0,
               "photos": ("astronaut", "coffee", "rocket", "brick", "grass", "gravel")}
 
 # ---------------------------------------------------------------- chapter 05: the GAN
