@@ -121,10 +121,10 @@ def write_config(directory: str | Path, config: dict) -> Path:
     return atomic_write_text(path, text)
 
 
-def read_config(directory: str | Path) -> dict:
-    """The settings ``write_config`` saved; ``NeuralArtError`` when there are none."""
+def read_config(directory: str | Path, command: str = "neuralart gan train") -> dict:
+    """The settings ``write_config`` saved; ``NeuralArtError`` (naming ``command``) when none."""
     path = Path(directory) / "config.json"
     if not path.is_file():
         raise NeuralArtError(f"{path} not found: {directory} is not a folder made by "
-                             f"`neuralart gan train`.")
+                             f"`{command}`.")
     return json.loads(path.read_text())

@@ -48,7 +48,7 @@ class CropTo(keras.layers.Layer):
 class ChangeInLogits(keras.layers.Layer):
     """``255 * sigmoid(logit(pixels / 255) + change)``: the photo, changed by ``change``.
 
-    ``change = 0`` gives the photo back, so a network whose last layer starts at zero
+    ``change = 0`` gives the photo back (clipped to ``[0.255, 254.745]``), so a network whose last layer starts at zero
     starts as the identity; the output stays in ``(0, 255)`` without a hard clip, which
     would give no gradient to pixels pushed past it.
     """
@@ -73,7 +73,9 @@ def transform_network(filters: int | None = None, residual_blocks: int | None = 
     Any ``H, W`` (odd too): the two stride-2 convolutions round up, the two 2x upsamplings
     give at least ``H x W`` back, and :class:`CropTo` trims the rest. The last layer
     starts at zero and its output changes the photo through :class:`ChangeInLogits`, so an
-    untrained network returns the photo and every output stays in ``(0, 255)``. ``filters`` (the first layer's; then 2x
+    untrained network returns the photo (clipped to ``[0.255, 254.745]``) and every output
+    stays in ``(0, 255)``. Calls ``keras.utils.set_random_seed(seed)``, which also
+    reseeds Python's, NumPy's and TensorFlow's global generators. ``filters`` (the first layer's; then 2x
     and 4x) and ``residual_blocks`` default to ``FAST_STYLE``'s.
     """
     filters = filters or FAST_STYLE["filters"]
@@ -98,7 +100,9 @@ def photo_crops(photos: list[np.ndarray], size: int, batch_size: int, seed: int 
     sees the batches an uninterrupted run would have seen.
 
     Args:
-        photos: ``(H, W, 3)`` pixel images, each at least ``size`` on both sides.
+        photos: ``(H, W, 3)`` pixel images, each at least ``size`` on both sides. The crops
+            come from the top-left ``side x side`` square of each, ``side`` the smallest
+            side of them all (one stacked tensor keeps the pipeline simple).
     """
     if any(min(photo.shape[:2]) < size for photo in photos):
         raise NeuralArtError(f"Every training photo must be at least {size} px on both sides; "
@@ -213,7 +217,8 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
     history, callbacks = LossHistory(), [*(callbacks or [])]
     if manager is not None:
         callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: (
-            (batch + 1) % FAST_STYLE["save_every"] == 0 and save_checkpoint(manager, done + batch + 1))))
+            (done + batch + 1) % FAST_STYLE["save_every"] == 0
+            and save_checkpoint(manager, done + batch + 1))))
     try:
         if todo > 0:
             trainer.fit(photo_crops(photos, crop_size, batch_size, seed, done), epochs=1,
@@ -228,12 +233,22 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
 
 
 def restore_latest(trainer: FastStyleTrainer, directory) -> int:
-    """Restore the newest checkpoint in ``directory`` into ``trainer``; return its step (0 if none)."""
+    """Restore the newest checkpoint in ``directory`` into ``trainer``; return its step (0 if none).
+
+    Raises:
+        CheckpointError: the checkpoint is damaged, or holds a network of another shape.
+    """
+    from neuralart_helpers.checkpoints import _damaged_checkpoint
+
     manager = checkpoint_manager(trainer, directory)
-    if manager.latest_checkpoint is None:
+    saved = [path for path in manager.checkpoints if tf.io.gfile.exists(path + ".index")]
+    if not saved:
         return 0
     trainer.optimizer.build(trainer.network.trainable_variables)
-    manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    try:
+        manager.checkpoint.restore(saved[-1]).assert_existing_objects_matched()
+    except (tf.errors.OpError, IndexError, ValueError, AssertionError) as error:
+        raise _damaged_checkpoint(saved, error) from error
     return int(trainer.optimizer.iterations.numpy())
 
 

@@ -98,10 +98,13 @@ def test_time_limit_stops_training(squeezenet, painting, photos):
 
 def test_saved_network_reloads_to_identical_outputs(tmp_path):
     network = fast_style.transform_network(**TINY, seed=3)
+    rng = np.random.default_rng(4)  # the last convolution starts at zero: make every layer count
+    network.layers[-3].set_weights([rng.normal(0, 0.02, w.shape) for w in network.layers[-3].get_weights()])
     path = fast_style.save_network(network, tmp_path / "net.keras")
     photo = images.content_photo("chelsea", max_dim=41)
-    np.testing.assert_array_equal(fast_style.stylize(network, photo),
-                                  fast_style.stylize(fast_style.load_network(path), photo))
+    painted = fast_style.stylize(network, photo)
+    assert np.abs(painted - np.clip(photo, 0.255, 254.745)).mean() > 1.0  # not the identity
+    np.testing.assert_array_equal(painted, fast_style.stylize(fast_style.load_network(path), photo))
     assert [p.name for p in tmp_path.iterdir()] == ["net.keras"]  # no temporary file left
 
 
@@ -124,7 +127,11 @@ def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert main(["style", "--model", str(tmp_path / "none.keras"), str(photo), str(tmp_path / "o.png")]) == 2
     assert "no such model file" in capsys.readouterr().err
     assert main(["style-train", str(photo), str(tmp_path / "net.h5")]) == 2
-    assert "must end in .keras" in capsys.readouterr().err
+    assert "ending in .keras" in capsys.readouterr().err
+    (tmp_path / "old.keras").write_bytes(b"someone's model")
+    assert main(["style-train", str(photo), str(tmp_path / "old.keras")]) == 2
+    assert "is not replaced" in capsys.readouterr().err
+    assert (tmp_path / "old.keras").read_bytes() == b"someone's model"
     assert main(["style-train", str(photo), str(tmp_path / "net.keras"), "--resume"]) == 2
     assert "holds no checkpoint" in capsys.readouterr().err.splitlines()[-1]
 
@@ -146,8 +153,17 @@ def test_cli_trains_resumes_and_paints(tmp_path, capsys, monkeypatch):
     assert main(["style-train", str(painting), str(model), "--steps", "3", "--quiet", "--resume",
                  "--seed", "1"]) == 2
     assert "seed 0" in capsys.readouterr().err
+    other = tmp_path / "other.png"
+    images.save_image(other, np.full((40, 40, 3), [20, 60, 230], np.uint8))
+    assert main(["style-train", str(other), str(model), "--steps", "3", "--quiet", "--resume"]) == 2
+    assert "another style image" in capsys.readouterr().err
+    assert main(["style-train", str(painting), str(model), "--steps", "2", "--quiet", "--resume"]) == 2
+    assert "has done 2 already" in capsys.readouterr().err
     assert main(["style-train", str(painting), str(model), "--steps", "3", "--quiet", "--resume"]) == 0
     assert "at step 2" in capsys.readouterr().out
+    assert main(["style-train", str(painting), str(model), "--time-limit", "0.001", "--quiet",
+                 "--resume"]) == 0  # no --steps: one step, then the limit
+    assert "after 4 steps (time limit)" in capsys.readouterr().out
     out = tmp_path / "painted.png"
     assert main(["style", "--model", str(model), str(photo), str(out)]) == 0
     painted = images.load_image(out)
@@ -156,3 +172,21 @@ def test_cli_trains_resumes_and_paints(tmp_path, capsys, monkeypatch):
     assert np.abs(painted - np.round(expected)).max() <= 1.0
     assert main(["style", "--model", str(model), str(photo), str(painting), str(out)]) == 2
     assert "CONTENT and OUT only" in capsys.readouterr().err
+    assert main(["style", "--model", str(model), "--steps", "9", str(photo), str(out)]) == 2
+    assert "--steps would be ignored" in capsys.readouterr().err
+
+
+def test_restore_refuses_damaged_and_foreign_checkpoints(squeezenet, painting, photos, tmp_path):
+    from neuralart_helpers.errors import CheckpointError
+
+    trainer = _trainer(squeezenet, painting)
+    fast_style.train_fast_style(trainer, photos, 1, fast_style.checkpoint_manager(trainer, tmp_path),
+                                crop_size=32, batch_size=1, verbose=0)
+    wider = fast_style.make_trainer(squeezenet, painting, filters=6, residual_blocks=1)
+    with pytest.raises(CheckpointError):
+        fast_style.restore_latest(wider, tmp_path)
+    data_file = next(tmp_path.glob("ckpt-1.data-*"))
+    data_file.write_bytes(data_file.read_bytes()[:100])  # cut short
+    with pytest.raises(CheckpointError):
+        fast_style.restore_latest(_trainer(squeezenet, painting), tmp_path)
+    assert fast_style.restore_latest(_trainer(squeezenet, painting), tmp_path / "empty") == 0

@@ -152,6 +152,14 @@ def run_model(args: argparse.Namespace) -> int:
     if len(args.paths) != 1:
         raise NeuralArtError("With --model give CONTENT and OUT only, e.g. `neuralart style "
                              "--model starry.keras photo.jpg out.png`.")
+    ignored = [name for name in vars(args) if name in DEFAULTS and name != "max_dim"]
+    ignored += [name for name in ("learning_rate", "style_blend") if getattr(args, name, None)]
+    ignored += [name for name in ("resume", "preserve_color") if getattr(args, name, False)]
+    if ignored:
+        flags = ", ".join("--steps" if name == "num_steps" else "--" + name.replace("_", "-")
+                          for name in ignored)
+        raise NeuralArtError(f"With --model the network paints in one pass: {flags} would be "
+                             f"ignored; leave it out (only --max-dim applies).")
     _check_paths(args.content, [args.model, args.paths[0]])
     from neuralart_helpers import fast_style, images
 

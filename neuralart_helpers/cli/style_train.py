@@ -28,10 +28,25 @@ def register(subparsers) -> None:
                              f"{DEFAULTS['steps']} unless --time-limit is given)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                         help="stop at the first step after this much training time (and save)")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    parser.add_argument("--seed", type=_seed, default=DEFAULTS["seed"],
+                        help="fixes the initial weights and the crops (0 to 2**32 - 1)")
     parser.add_argument("--resume", action="store_true", help="continue the run in OUT_MODEL.checkpoints/")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
+
+
+def _seed(text: str) -> int:
+    """An argparse ``type``: a seed NumPy and Keras accept."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
+    return value
+
+
+# The settings a resumed run must share with the run it continues (with the style and seed).
+_RUN_SETTINGS = ("filters", "residual_blocks", "crop_size", "batch_size", "photo_size",
+                 "style_size", "learning_rate", "content_weight", "style_weight", "tv_weight",
+                 "photos")
 
 
 def _checkpoint_dir(out: Path) -> Path:
@@ -40,10 +55,10 @@ def _checkpoint_dir(out: Path) -> Path:
 
 def _check(args: argparse.Namespace) -> dict:
     """The run's settings; one-line errors for a bad output name or a conflicting resume."""
-    from neuralart_helpers import checkpoints
+    from neuralart_helpers import assets, checkpoints
 
-    if args.out.suffix != ".keras":
-        raise NeuralArtError(f"OUT_MODEL must end in .keras, got {args.out.name}.")
+    if args.out.suffix != ".keras" or args.out.is_dir():
+        raise NeuralArtError(f"OUT_MODEL must be a file name ending in .keras, got {args.out}.")
     if not args.style.is_file():
         raise NeuralArtError(f"{args.style}: no such style image.")
     folder = _checkpoint_dir(args.out)
@@ -52,12 +67,20 @@ def _check(args: argparse.Namespace) -> dict:
         raise NeuralArtError(f"{folder} already holds a run; add --resume to continue it, or "
                              f"choose another OUT_MODEL." if has_run else
                              f"--resume: {folder} holds no checkpoint to continue from.")
-    config = {"style": str(args.style.resolve()), "seed": args.seed}
+    if args.out.exists() and not args.resume:
+        raise NeuralArtError(f"{args.out} exists; choose another OUT_MODEL so it is not replaced.")
+    config = {"style_sha256": assets.file_sha256(args.style), "seed": args.seed,
+              **{key: list(value) if isinstance(value, tuple) else value
+                 for key, value in DEFAULTS.items() if key in _RUN_SETTINGS}}
     if args.resume:
-        saved = checkpoints.read_config(folder)
-        if saved != config:
-            raise CheckpointError(f"--resume: {folder} was trained with style {saved['style']} "
-                                  f"and seed {saved['seed']}; give those to continue it.")
+        saved = checkpoints.read_config(folder, "neuralart style-train")
+        for key, value in config.items():
+            if saved.get(key) != value:
+                what = {"style_sha256": "another style image", "seed": f"seed {saved.get('seed')}"}
+                raise CheckpointError(f"--resume: {folder} was trained with "
+                                      f"{what.get(key, f'{key} = {saved.get(key)}')}, not this "
+                                      f"one; give the first run's STYLE and --seed, or start "
+                                      f"another OUT_MODEL.")
     return config
 
 
@@ -75,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     done = fast_style.restore_latest(trainer, folder) if args.resume else 0
     if args.resume:
         print(f"resuming {folder} at step {done}")
+        if steps is not None and steps <= done:
+            raise NeuralArtError(f"--steps {steps} counts all steps, and {folder} has done {done} "
+                                 f"already; give a larger --steps to train on.")
     checkpoints.write_config(folder, config)
     timer = None if args.time_limit is None else gan.TimeLimit(args.time_limit)
     history = fast_style.train_fast_style(
