@@ -48,9 +48,9 @@ class CropTo(keras.layers.Layer):
 class ChangeInLogits(keras.layers.Layer):
     """``255 * sigmoid(logit(pixels / 255) + change)``: the photo, changed by ``change``.
 
-    ``change = 0`` gives the photo back (clipped to ``[0.255, 254.745]``), so a network whose last layer starts at zero
-    starts as the identity; the output stays in ``(0, 255)`` without a hard clip, which
-    would give no gradient to pixels pushed past it.
+    ``change = 0`` gives the photo back (clipped to ``[0.255, 254.745]``), so a network
+    whose last layer starts at zero starts as the identity; the output stays in
+    ``(0, 255)`` without a hard clip, which would give no gradient to pixels pushed past it.
     """
 
     def call(self, inputs):
@@ -74,9 +74,9 @@ def transform_network(filters: int | None = None, residual_blocks: int | None = 
     give at least ``H x W`` back, and :class:`CropTo` trims the rest. The last layer
     starts at zero and its output changes the photo through :class:`ChangeInLogits`, so an
     untrained network returns the photo (clipped to ``[0.255, 254.745]``) and every output
-    stays in ``(0, 255)``. Calls ``keras.utils.set_random_seed(seed)``, which also
-    reseeds Python's, NumPy's and TensorFlow's global generators. ``filters`` (the first layer's; then 2x
-    and 4x) and ``residual_blocks`` default to ``FAST_STYLE``'s.
+    stays in ``(0, 255)``. Calls ``keras.utils.set_random_seed(seed)``, which also reseeds
+    Python's, NumPy's and TensorFlow's global generators. ``filters`` (the first layer's;
+    then 2x and 4x) and ``residual_blocks`` default to ``FAST_STYLE``'s.
     """
     filters = filters or FAST_STYLE["filters"]
     residual_blocks = FAST_STYLE["residual_blocks"] if residual_blocks is None else residual_blocks
@@ -116,8 +116,8 @@ def photo_crops(photos: list[np.ndarray], size: int, batch_size: int, seed: int 
         patch = tf.image.stateless_random_crop(stack[pick], [size, size, 3], keys[1])
         return tf.image.stateless_random_flip_left_right(patch, keys[2])
 
-    return data.without_autotune(tf.data.Dataset.counter(first_step * batch_size).map(crop)
-            .batch(batch_size, drop_remainder=True).prefetch(2))
+    crops = tf.data.Dataset.counter(first_step * batch_size).map(crop)
+    return data.without_autotune(crops.batch(batch_size, drop_remainder=True).prefetch(2))
 
 
 def training_photos(size: int = FAST_STYLE["photo_size"],
@@ -142,9 +142,12 @@ class FastStyleTrainer(keras.Model):
         self.network, self.backbone = network, backbone
         weights = {**{key: FAST_STYLE[key] for key in
                       ("content_weight", "style_weight", "tv_weight")}, **weights}
-        self.problem = style.StyleTransfer(  # for its targets and settings; never run here
-            backbone, images.resize_longer_side(images.check_image("style image", style_image),
-                                                style_size), style_image, **weights)
+        # The optimisation problem of sections 1-10 holds the style's Gram matrices, the layers
+        # and the weights; it is never run here. It wants a content image: the painting itself
+        # at style_size serves, and sets the brush scale (the style is resized to its size).
+        painting = images.resize_longer_side(images.check_image("style image", style_image),
+                                             style_size)
+        self.problem = style.StyleTransfer(backbone, painting, painting, **weights)
 
     def perceptual_loss(self, painted, crops) -> dict[str, tf.Tensor]:
         """``{"content", "style", "tv", "total"}`` of ``painted`` against the photos ``crops``."""
@@ -154,8 +157,9 @@ class FastStyleTrainer(keras.Model):
                                                problem.features(crops)[problem.content_layer]),
                  "style": style.style_loss(features, problem.style_grams, problem.layer_weights),
                  "tv": style.total_variation_loss(painted, problem.tv_form)}
+        weights = problem.weights
         parts["total"] = style.total_loss(parts["content"], parts["style"], parts["tv"],
-                                          *problem.weights.values())
+                                          weights["content"], weights["style"], weights["tv"])
         return parts
 
     def call(self, pixels, training=False):
@@ -210,15 +214,13 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
 
     if steps is None and not any(isinstance(c, TimeLimit) for c in callbacks or []):
         raise NeuralArtError("train_fast_style: give steps, or a TimeLimit callback to stop it.")
-    crop_size, batch_size = crop_size or FAST_STYLE["crop_size"], batch_size or FAST_STYLE["batch_size"]
+    crop_size = crop_size or FAST_STYLE["crop_size"]
+    batch_size = batch_size or FAST_STYLE["batch_size"]
     trainer.optimizer.build(trainer.network.trainable_variables)
     done = int(trainer.optimizer.iterations.numpy())
-    todo = (steps - done) if steps is not None else 10**9
-    history, callbacks = LossHistory(), [*(callbacks or [])]
-    if manager is not None:
-        callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: (
-            (done + batch + 1) % FAST_STYLE["save_every"] == 0
-            and save_checkpoint(manager, done + batch + 1))))
+    todo = (steps - done) if steps is not None else 10**9  # None: until the TimeLimit stops it
+    history = LossHistory()
+    callbacks = [*(callbacks or []), *([_saving_callback(manager, done)] if manager else [])]
     try:
         if todo > 0:
             trainer.fit(photo_crops(photos, crop_size, batch_size, seed, done), epochs=1,
@@ -230,6 +232,17 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
     if manager is not None:
         save_checkpoint(manager, int(trainer.optimizer.iterations.numpy()))
     return history.steps
+
+
+def _saving_callback(manager: tf.train.CheckpointManager, done: int) -> keras.callbacks.Callback:
+    """Save a checkpoint every ``FAST_STYLE["save_every"]`` steps of the whole run (``done`` before)."""
+    from neuralart_helpers.checkpoints import save_checkpoint
+
+    def save_on_schedule(batch, logs):
+        if (done + batch + 1) % FAST_STYLE["save_every"] == 0:
+            save_checkpoint(manager, done + batch + 1)
+
+    return keras.callbacks.LambdaCallback(on_train_batch_end=save_on_schedule)
 
 
 def restore_latest(trainer: FastStyleTrainer, directory) -> int:

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from neuralart_helpers import backbones, fast_style, gan, images
 from neuralart_helpers.cli import main
+from neuralart_helpers.errors import NeuralArtError
 
 TINY = {"filters": 4, "residual_blocks": 1}
 
@@ -51,7 +52,7 @@ def test_crops_depend_on_the_step_only(photos):
     assert not np.array_equal(whole[0].numpy(), whole[1].numpy())
     other_seed = next(iter(fast_style.photo_crops(photos, 32, 3, seed=6)))
     assert not np.array_equal(whole[0].numpy(), other_seed.numpy())
-    with pytest.raises(Exception, match="at least 80 px"):
+    with pytest.raises(NeuralArtError, match="at least 80 px"):
         fast_style.photo_crops(photos, 80, 3)
 
 
@@ -92,7 +93,7 @@ def test_time_limit_stops_training(squeezenet, painting, photos):
     history = fast_style.train_fast_style(trainer, photos, None, callbacks=[timer], crop_size=32,
                                           batch_size=2, verbose=0)
     assert timer.stopped and len(history["total"]) == 3
-    with pytest.raises(Exception, match="TimeLimit"):
+    with pytest.raises(NeuralArtError, match="TimeLimit"):
         fast_style.train_fast_style(trainer, photos, None, crop_size=32, batch_size=2)
 
 
@@ -109,14 +110,14 @@ def test_saved_network_reloads_to_identical_outputs(tmp_path):
 
 
 def test_load_network_rejects_missing_and_foreign_files(tmp_path):
-    with pytest.raises(Exception, match="no such model file"):
+    with pytest.raises(NeuralArtError, match="no such model file"):
         fast_style.load_network(tmp_path / "missing.keras")
     (tmp_path / "junk.keras").write_bytes(b"not a zip")
-    with pytest.raises(Exception, match="not a Keras model file"):
+    with pytest.raises(NeuralArtError, match="not a Keras model file"):
         fast_style.load_network(tmp_path / "junk.keras")
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="classifier")
     other.save(tmp_path / "other.keras")
-    with pytest.raises(Exception, match="not a style network"):
+    with pytest.raises(NeuralArtError, match="not a style network"):
         fast_style.load_network(tmp_path / "other.keras")
 
 
