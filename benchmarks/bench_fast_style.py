@@ -1,7 +1,10 @@
 """Fast style transfer benchmark (chapter 04, issue 14 part 3). Run: python benchmarks/bench_fast_style.py
 
-Trains the image transformation network (``fast_style``) for ``--steps`` steps on the
-bundled photos for one painting, then, on a photo it never saw (chelsea) at ``--size`` px:
+Trains the image transformation network (``fast_style``) on the bundled photos for one
+painting (chapter 04's, The Scream), printing after each of ``--steps`` (e.g. ``--steps 250
+1000``) the optimiser's loss of its painting of a photo it never saw (chelsea) and of one it
+trained on (astronaut), both at ``--size`` px (information: does longer training paint new
+photos better, or only the training photos?). Then, on chelsea:
 
 (a) time to stylise one photo: one optimisation run of the same loss (the course's
     L-BFGS, ``presets.STYLE["num_steps"]`` evaluations, from the photo) / one forward
@@ -29,25 +32,42 @@ from timing import best_time  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=presets.FAST_STYLE["steps"])
-    parser.add_argument("--painting", default="starry_night")
+    parser.add_argument("--steps", type=int, nargs="+", default=[presets.FAST_STYLE["steps"]],
+                        help="report after each of these step counts (increasing)")
+    parser.add_argument("--painting", default="the_scream")
+    parser.add_argument("--save", help="folder for the painted photos after each step count (PNG)")
     parser.add_argument("--size", type=int, default=256, help="longer side of the test photo")
     args = parser.parse_args()
 
     backbone = backbones.load_backbone("squeezenet")
     painting = images.painting(args.painting, max_dim=256)
-    start = time.perf_counter()
     trainer = fast_style.make_trainer(backbone, painting)
-    fast_style.train_fast_style(trainer, fast_style.training_photos(), args.steps, verbose=0)
-    print(f"trained {args.steps} steps in {time.perf_counter() - start:.0f} s")
+    photos = {name: images.content_photo(name, max_dim=args.size) for name in ("chelsea", "astronaut")}
+    problems = {name: style.StyleTransfer(backbone, photo, painting) for name, photo in photos.items()}
+    seconds = 0.0
+    for steps in args.steps:
+        start = time.perf_counter()
+        fast_style.train_fast_style(trainer, fast_style.training_photos(), steps, verbose=0)
+        seconds += time.perf_counter() - start
+        losses = {}
+        for name, photo in photos.items():
+            painted = fast_style.stylize(trainer.network, photo)
+            losses[name] = float(problems[name].losses(painted)["total"])
+            if args.save:
+                images.save_image(f"{args.save}/{name}_{args.painting}_{steps}.png", painted)
+        print(f"after {steps} steps ({seconds:.0f} s of training): total loss of the painted "
+              f"chelsea (never seen) {losses['chelsea']:.4g}, astronaut (a training photo) "
+              f"{losses['astronaut']:.4g}", flush=True)
 
-    photo = images.content_photo("chelsea", max_dim=args.size)
+    photo = photos["chelsea"]
     fast_style.stylize(trainer.network, photo)  # warm-up: the first call traces
     network_seconds = best_time(lambda: fast_style.stylize(trainer.network, photo))
-    problem = style.StyleTransfer(backbone, photo, painting)
+    problem = problems["chelsea"]
     painted = fast_style.stylize(trainer.network, photo).astype(np.float32)
     network_loss = float(problem.losses(painted)["total"])
     result = problem.run("content", "lbfgs", presets.STYLE["num_steps"], verbose=False)
+    if args.save:
+        images.save_image(f"{args.save}/chelsea_{args.painting}_optimiser.png", result.image)
     done_in_time = int(np.searchsorted(result.times, network_seconds, side="right"))
     at_equal_time = result.losses["total"][max(done_in_time - 1, 0)]  # the first, if none finished
     print(f"(a) stylise a {photo.shape[1]}x{photo.shape[0]} photo: optimisation {result.seconds:.2f} s "

@@ -31,6 +31,7 @@ from neuralart_helpers.backbones import Backbone
 from neuralart_helpers.errors import NeuralArtError
 
 FAST_STYLE = presets.FAST_STYLE
+MIN_SEEN = 32  # px: the smallest image whose SqueezeNet features the loss can use
 _NAME = "fast_style_network"  # the name a saved network must have (load_network checks it)
 
 
@@ -100,20 +101,24 @@ def photo_crops(photos: list[np.ndarray], size: int, batch_size: int, seed: int 
     sees the batches an uninterrupted run would have seen.
 
     Args:
-        photos: ``(H, W, 3)`` pixel images, each at least ``size`` on both sides. The crops
-            come from the top-left ``side x side`` square of each, ``side`` the smallest
-            side of them all (one stacked tensor keeps the pipeline simple).
+        photos: ``(H, W, 3)`` pixel images of any sizes, each at least ``size`` on both
+            sides; a crop may come from anywhere in a photo.
     """
     if any(min(photo.shape[:2]) < size for photo in photos):
         raise NeuralArtError(f"Every training photo must be at least {size} px on both sides; "
                              f"use a smaller crop size or larger photos.")
-    side = min(min(photo.shape[:2]) for photo in photos)
-    stack = tf.constant(np.stack([photo[:side, :side] for photo in photos]), tf.float32)
+    height, width = (max(photo.shape[axis] for photo in photos) for axis in (0, 1))
+    stack = tf.constant(np.stack([np.pad(photo, [(0, height - photo.shape[0]),
+                                                 (0, width - photo.shape[1]), (0, 0)])
+                                  for photo in photos]), tf.float32)  # one tensor, zero-padded
+    room = tf.constant([[photo.shape[0] - size + 1, photo.shape[1] - size + 1]
+                        for photo in photos], tf.int32)  # the crop corners each photo allows
 
     def crop(index):  # image number `index` of the run: batch s holds s * batch_size, ...
         keys = tf.random.experimental.stateless_split(tf.stack([tf.cast(seed, tf.int64), index]), 3)
         pick = tf.random.stateless_uniform([], keys[0], 0, len(photos), tf.int32)
-        patch = tf.image.stateless_random_crop(stack[pick], [size, size, 3], keys[1])
+        corner = tf.random.stateless_uniform([2], keys[1], 0, 2**30, tf.int32) % room[pick]
+        patch = tf.slice(stack[pick], tf.concat([corner, [0]], 0), [size, size, 3])
         return tf.image.stateless_random_flip_left_right(patch, keys[2])
 
     crops = tf.data.Dataset.counter(first_step * batch_size).map(crop)
@@ -137,9 +142,11 @@ class FastStyleTrainer(keras.Model):
     """
 
     def __init__(self, network: keras.Model, backbone: Backbone, style_image: np.ndarray,
-                 style_size: int = FAST_STYLE["style_size"], **weights):
+                 style_size: int = FAST_STYLE["style_size"],
+                 jitter: int = FAST_STYLE["jitter"], **weights):
         super().__init__(name="fast_style_trainer")
         self.network, self.backbone = network, backbone
+        self.jitter_px = jitter
         weights = {**{key: FAST_STYLE[key] for key in
                       ("content_weight", "style_weight", "tv_weight")}, **weights}
         # The optimisation problem of sections 1-10 holds the style's Gram matrices, the layers
@@ -162,12 +169,30 @@ class FastStyleTrainer(keras.Model):
                                           weights["content"], weights["style"], weights["tv"])
         return parts
 
+    def jitter(self, pixels):
+        """``pixels`` cut to ``(H - j, W - j)`` at an offset of 0 to ``j - 1`` px, ``j = jitter``.
+
+        The network draws on a 4 px grid (two stride-2 layers) and SqueezeNet looks through
+        one (its stride-2 convolution and pooling). Were the grids always aligned, the
+        network could learn a fine periodic pattern that only the loss network's sampling
+        rewards; a new offset at every step (the same for the whole batch, and for the
+        photos the content is compared with) keeps them apart.
+        """
+        if self.jitter_px <= 1:
+            return pixels
+        step = tf.cast(self.optimizer.iterations, tf.int32)
+        dy, dx = tf.unstack(tf.random.stateless_uniform([2], [step, 17], 0, self.jitter_px, tf.int32))
+        size = tf.shape(pixels)[1:3] - self.jitter_px
+        return pixels[:, dy:dy + size[0], dx:dx + size[1], :]
+
     def call(self, pixels, training=False):
         return self.network(pixels, training=training)
 
     def train_step(self, crops):
         with tf.GradientTape() as tape:
-            parts = self.perceptual_loss(self.network(crops, training=True), crops)
+            painted = self.network(crops, training=True)
+            painted, crops = self.jitter(painted), self.jitter(crops)
+            parts = self.perceptual_loss(painted, crops)
         variables = self.network.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(parts["total"], variables), variables))
         return parts
@@ -216,6 +241,10 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
         raise NeuralArtError("train_fast_style: give steps, or a TimeLimit callback to stop it.")
     crop_size = crop_size or FAST_STYLE["crop_size"]
     batch_size = batch_size or FAST_STYLE["batch_size"]
+    if crop_size - trainer.jitter_px < MIN_SEEN:
+        raise NeuralArtError(f"Crops of {crop_size} px leave {crop_size - trainer.jitter_px} px after "
+                             f"the {trainer.jitter_px} px jitter; the loss network needs at least "
+                             f"{MIN_SEEN}: use crops of {MIN_SEEN + trainer.jitter_px} px or more.")
     trainer.optimizer.build(trainer.network.trainable_variables)
     done = int(trainer.optimizer.iterations.numpy())
     todo = (steps - done) if steps is not None else 10**9  # None: until the TimeLimit stops it

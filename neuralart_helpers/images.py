@@ -18,6 +18,9 @@ from neuralart_helpers.errors import ImageError
 from neuralart_helpers.files import atomic_write
 
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "brick", "grass", "gravel")
+# More bundled images, for variety where many are wanted (fast style transfer's training set):
+# scikit-image's, and matplotlib's portrait of Grace Hopper.
+MORE_PHOTOS = ("camera", "coins", "clock", "immunohistochemistry", "hubble_deep_field", "grace_hopper")
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
 
 
@@ -178,18 +181,24 @@ def save_gif(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterable[np
 
 
 def content_photo(name: str = "astronaut", max_dim: int | None = None) -> np.ndarray:
-    """A photograph bundled with scikit-image (no download), as an RGB float32 image.
+    """A photograph bundled with scikit-image or matplotlib (no download), as RGB float32.
 
     Args:
-        name: one of ``CONTENT_PHOTOS``.
+        name: one of ``CONTENT_PHOTOS`` or ``MORE_PHOTOS``.
         max_dim: optional size limit for the longer side.
     """
     import skimage.data
 
-    if name not in CONTENT_PHOTOS:
-        raise ImageError(f"Unknown photo {name!r}; choose one of {', '.join(CONTENT_PHOTOS)}.")
-    array = getattr(skimage.data, name)()
-    image = to_rgb_array(Image.fromarray(array))
+    if name not in CONTENT_PHOTOS + MORE_PHOTOS:
+        raise ImageError(f"Unknown photo {name!r}; choose one of "
+                         f"{', '.join(CONTENT_PHOTOS + MORE_PHOTOS)}.")
+    if name == "grace_hopper":
+        import matplotlib.cbook
+
+        with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as file:
+            image = to_rgb_array(Image.open(file))
+    else:
+        image = to_rgb_array(Image.fromarray(getattr(skimage.data, name)()))
     return resize_max_dim(image, max_dim) if max_dim else image
 
 

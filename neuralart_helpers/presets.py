@@ -101,10 +101,13 @@ TUTORIAL_FORMULATION = {"content_weight": 1e4, "style_weight": 1.0, "tv_weight":
 FAST_STYLE = {"filters": 16, "residual_blocks": 3, "crop_size": 128, "batch_size": 4,
               "photo_size": 256, "style_size": 256, "learning_rate": 2e-3, "steps": 300,
               "save_every": 50, "seed": 0,
+              "jitter": 4,  # px: the loss sees the painted crop at a new offset every step
               # the network starts as the identity (fast_style.ChangeInLogits), as the optimiser
               # starts from the photo, so the optimiser's weights serve
               "content_weight": 10.0, "style_weight": 1.0, "tv_weight": 5.0,
-              "photos": ("astronaut", "coffee", "rocket", "brick", "grass", "gravel")}
+              "photos": ("astronaut", "coffee", "rocket", "brick", "grass", "gravel", "camera",
+                         "coins", "clock", "immunohistochemistry", "hubble_deep_field",
+                         "grace_hopper")}
 
 # ---------------------------------------------------------------- chapter 05: the GAN
 GAN_MODELS = ("mlp", "dcgan", "mlp-ema", "cgan")
@@ -125,3 +128,17 @@ GAN_CHAPTER_EPOCHS = 4  # the default recipe's epochs in the chapter (<= 90 s on
 # A training run's settings (its config.json) when not given; `neuralart gan train` shows them.
 GAN_TRAIN = {"model": "cgan", "seed": 0, "batch_size": 64, "upsampling": "transpose",
              "limit": None}
+
+# ---------------------------------------------------------------- chapter 06: diffusion
+# The denoising U-Net (diffusion_unet): channels at 28, 14 and 7 pixels, GroupNorm groups.
+DIFFUSION_NETWORK = {"widths": (32, 64, 64), "groups": 8}
+DIFFUSION_SCHEDULES = ("cosine", "linear")
+DIFFUSION_TARGETS = ("eps", "flow")     # predict the noise (Ho et al.) or the velocity (flow matching)
+DIFFUSION_SAMPLERS = ("ddim", "ddpm", "euler")
+# A training run's settings (its config.json) when not given; `neuralart diffusion train` shows them.
+DIFFUSION_TRAIN = {"target": "eps", "schedule": "cosine", "conditional": False, "seed": 0,
+                   "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.99,
+                   "label_dropout": 0.15, "widths": list(DIFFUSION_NETWORK["widths"]),
+                   "limit": None}
+# Drawing: the sampler, its number of network evaluations, the guidance weight w.
+DIFFUSION_SAMPLE = {"sampler": "ddim", "steps": 25, "guidance": 0.0}

@@ -56,6 +56,45 @@ def test_crops_depend_on_the_step_only(photos):
         fast_style.photo_crops(photos, 80, 3)
 
 
+def _windows(photo, size):
+    """Every ``size x size`` window of ``photo`` and its mirror image, as a set of byte strings."""
+    found = set()
+    for top in range(photo.shape[0] - size + 1):
+        for left in range(photo.shape[1] - size + 1):
+            window = photo[top:top + size, left:left + size]
+            found |= {window.tobytes(), window[:, ::-1].tobytes()}
+    return found
+
+
+def test_crops_cover_the_whole_of_photos_of_different_sizes():
+    rng = np.random.default_rng(3)  # a tall and a wide photo: neither fits in the other's frame
+    photos = [rng.uniform(0, 255, shape).astype(np.float32) for shape in ((24, 12, 3), (12, 30, 3))]
+    crops = np.concatenate([batch.numpy() for batch in fast_style.photo_crops(photos, 8, 50).take(4)])
+    windows = [_windows(photo, 8) for photo in photos]
+    which = [[crop.tobytes() in found for found in windows] for crop in crops]
+    assert all(sum(hits) == 1 for hits in which)  # every crop is a (flipped) window of one photo
+    tall = [crop for crop, hits in zip(crops, which) if hits[0]]
+    assert 40 < len(tall) < 160  # the photos are picked evenly (200 crops)
+    lower_half = _windows(photos[0][12:], 8)  # beyond the 12 px both photos share
+    assert any(crop.tobytes() in lower_half for crop in tall)
+
+
+def test_the_loss_sees_the_painted_crops_at_a_new_offset_each_step(squeezenet, painting):
+    trainer = _trainer(squeezenet, painting)
+    pixels = tf.reshape(tf.range(2 * 16 * 16 * 3, dtype=tf.float32), (2, 16, 16, 3))
+    offsets = set()
+    for step in range(12):
+        trainer.optimizer.iterations.assign(step)
+        cut = trainer.jitter(pixels).numpy()
+        assert cut.shape == (2, 12, 12, 3)  # 4 px less in each direction (FAST_STYLE["jitter"])
+        top, left = np.argwhere(pixels.numpy()[0, :, :, 0] == cut[0, 0, 0, 0])[0]
+        np.testing.assert_array_equal(cut, pixels.numpy()[:, top:top + 12, left:left + 12])
+        offsets.add((top, left))
+    assert len(offsets) >= 6 and all(0 <= t < 4 and 0 <= l < 4 for t, l in offsets)
+    trainer.optimizer.iterations.assign(5)
+    np.testing.assert_array_equal(trainer.jitter(pixels), trainer.jitter(pixels))  # no hidden state
+
+
 def _trainer(squeezenet, painting, seed=0):
     return fast_style.make_trainer(squeezenet, painting, seed=seed, learning_rate=1e-2, **TINY)
 
@@ -68,13 +107,13 @@ def test_training_lowers_the_loss_on_a_held_out_crop(squeezenet, painting, photo
         return float(trainer.perceptual_loss(trainer.network(held_out), held_out)["total"])
 
     before = loss()
-    history = fast_style.train_fast_style(trainer, photos, 40, crop_size=32, batch_size=2, verbose=0)
+    history = fast_style.train_fast_style(trainer, photos, 40, crop_size=36, batch_size=2, verbose=0)
     assert len(history["total"]) == 40
     assert loss() < 0.8 * before  # measured: 0.74 after 40 steps
 
 
 def test_resume_equals_an_uninterrupted_run(squeezenet, painting, photos, tmp_path):
-    options = {"crop_size": 32, "batch_size": 2, "verbose": 0}
+    options = {"crop_size": 36, "batch_size": 2, "verbose": 0}
     whole = _trainer(squeezenet, painting)
     fast_style.train_fast_style(whole, photos, 6, **options)
     first = _trainer(squeezenet, painting)
@@ -90,11 +129,13 @@ def test_time_limit_stops_training(squeezenet, painting, photos):
     steps = iter(range(1000))
     timer = gan.TimeLimit(3, clock=lambda: float(next(steps)))  # one "second" per step
     trainer = _trainer(squeezenet, painting)
-    history = fast_style.train_fast_style(trainer, photos, None, callbacks=[timer], crop_size=32,
+    history = fast_style.train_fast_style(trainer, photos, None, callbacks=[timer], crop_size=36,
                                           batch_size=2, verbose=0)
     assert timer.stopped and len(history["total"]) == 3
     with pytest.raises(NeuralArtError, match="TimeLimit"):
-        fast_style.train_fast_style(trainer, photos, None, crop_size=32, batch_size=2)
+        fast_style.train_fast_style(trainer, photos, None, crop_size=36, batch_size=2)
+    with pytest.raises(NeuralArtError, match="leave 28 px after the 4 px jitter"):
+        fast_style.train_fast_style(trainer, photos, 5, crop_size=32, batch_size=2)
 
 
 def test_saved_network_reloads_to_identical_outputs(tmp_path):
@@ -141,9 +182,9 @@ def test_cli_trains_resumes_and_paints(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NEURALART_DEBUG", "1")
     monkeypatch.setitem(fast_style.FAST_STYLE, "filters", 4)  # a tiny, fast network
     monkeypatch.setitem(fast_style.FAST_STYLE, "residual_blocks", 1)
-    monkeypatch.setitem(fast_style.FAST_STYLE, "crop_size", 32)
+    monkeypatch.setitem(fast_style.FAST_STYLE, "crop_size", 36)
     monkeypatch.setitem(fast_style.FAST_STYLE, "batch_size", 1)
-    monkeypatch.setattr(fast_style, "training_photos", lambda: [images.content_photo("coffee", max_dim=48)])
+    monkeypatch.setattr(fast_style, "training_photos", lambda: [images.content_photo("coffee", max_dim=56)])
     painting, photo, model = tmp_path / "style.png", tmp_path / "photo.png", tmp_path / "net.keras"
     images.save_image(painting, np.full((40, 40, 3), [200, 60, 30], np.uint8))
     images.save_image(photo, images.content_photo("chelsea", max_dim=45))
@@ -182,7 +223,7 @@ def test_restore_refuses_damaged_and_foreign_checkpoints(squeezenet, painting, p
 
     trainer = _trainer(squeezenet, painting)
     fast_style.train_fast_style(trainer, photos, 1, fast_style.checkpoint_manager(trainer, tmp_path),
-                                crop_size=32, batch_size=1, verbose=0)
+                                crop_size=36, batch_size=1, verbose=0)
     wider = fast_style.make_trainer(squeezenet, painting, filters=6, residual_blocks=1)
     with pytest.raises(CheckpointError):
         fast_style.restore_latest(wider, tmp_path)

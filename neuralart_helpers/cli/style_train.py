@@ -46,7 +46,7 @@ def _seed(text: str) -> int:
 # The settings a resumed run must share with the run it continues (with the style and seed).
 _RUN_SETTINGS = ("filters", "residual_blocks", "crop_size", "batch_size", "photo_size",
                  "style_size", "learning_rate", "content_weight", "style_weight", "tv_weight",
-                 "photos")
+                 "jitter", "photos")
 
 
 def _checkpoint_dir(out: Path) -> Path:
