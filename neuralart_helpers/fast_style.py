@@ -241,10 +241,7 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
         raise NeuralArtError("train_fast_style: give steps, or a TimeLimit callback to stop it.")
     crop_size = crop_size or FAST_STYLE["crop_size"]
     batch_size = batch_size or FAST_STYLE["batch_size"]
-    if crop_size - trainer.jitter_px < MIN_SEEN:
-        raise NeuralArtError(f"Crops of {crop_size} px leave {crop_size - trainer.jitter_px} px after "
-                             f"the {trainer.jitter_px} px jitter; the loss network needs at least "
-                             f"{MIN_SEEN}: use crops of {MIN_SEEN + trainer.jitter_px} px or more.")
+    _check_crop_size(crop_size, trainer.jitter_px)
     trainer.optimizer.build(trainer.network.trainable_variables)
     done = int(trainer.optimizer.iterations.numpy())
     todo = (steps - done) if steps is not None else 10**9  # None: until the TimeLimit stops it
@@ -261,6 +258,13 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
     if manager is not None:
         save_checkpoint(manager, int(trainer.optimizer.iterations.numpy()))
     return history.steps
+
+
+def _check_crop_size(crop_size: int, jitter: int) -> None:
+    if crop_size - jitter < MIN_SEEN:
+        raise NeuralArtError(f"Crops of {crop_size} px leave {crop_size - jitter} px after the "
+                             f"{jitter} px jitter; the loss network needs at least {MIN_SEEN}: "
+                             f"use crops of {MIN_SEEN + jitter} px or more.")
 
 
 def _saving_callback(manager: tf.train.CheckpointManager, done: int) -> keras.callbacks.Callback:
