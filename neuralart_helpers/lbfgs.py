@@ -120,31 +120,49 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
     loss, gradient = counter(x)
     iterations, message = 0, f"spent the budget of {max_evaluations} evaluations"
     while not counter.spent:
-        free = _free_mask(x, gradient, *box)
-        direction = memory.direction(gradient, free)
-        if direction is None:
-            message = "the projected gradient is zero: a stationary point"
+        found, free, stop = _search(counter, memory, x, loss, gradient, box,
+                                    sufficient_decrease, max_trials)
+        if stop is not None:
+            message = stop or message  # "" keeps the budget's message
             break
-        length = 1.0 if memory else _first_length(direction, *box)
-        found = _line_search(counter, x, loss, gradient, direction, length, box,
-                             sufficient_decrease, max_trials)
-        if found is None:
-            if counter.spent or not memory:  # budget spent, or even steepest descent failed
-                message = message if counter.spent else \
-                    "the line search found no lower loss along the steepest descent"
-                break
-            memory.clear()  # the curvature model led nowhere: start again from steepest descent
+        if found is None:  # the curvature model led nowhere: start again from steepest descent
+            memory.clear()
             continue
-        candidate, new_loss, new_gradient = found
-        memory.add(candidate - x, (new_gradient - gradient) * free)
-        converged = loss - new_loss <= tolerance * abs(loss)
-        x, loss, gradient, iterations = candidate, new_loss, new_gradient, iterations + 1
+        memory.add(found[0] - x, (found[2] - gradient) * free)
+        converged = loss - found[1] <= tolerance * abs(loss)
+        (x, loss, gradient), iterations = found, iterations + 1
         if callback is not None:
             callback(x)
         if converged:
             message = f"the loss changed by less than {tolerance:g} of itself"
             break
-    if counter.best_loss < loss:  # a last trial beat x without passing Armijo's test
+    return _result(counter, x, loss, iterations, message)
+
+
+def _search(counter: "_Budget", memory: "_Memory", x, loss, gradient, box,
+            sufficient_decrease: float, max_trials: int):
+    """One step's search from ``x``: ``(found, free, stop)``.
+
+    ``found`` is :func:`_line_search`'s answer (None if no trial passed) and ``free`` the mask
+    of pixels that could move; ``stop`` is None to go on, else why the loop ends ("" when
+    the budget is spent).
+    """
+    free = _free_mask(x, gradient, *box)
+    direction = memory.direction(gradient, free)
+    if direction is None:
+        return None, free, "the projected gradient is zero: a stationary point"
+    length = 1.0 if memory else _first_length(direction, *box)
+    found = _line_search(counter, x, loss, gradient, direction, length, box,
+                         sufficient_decrease, max_trials)
+    if found is None and (counter.spent or not memory):  # even steepest descent failed
+        return None, free, "" if counter.spent else \
+            "the line search found no lower loss along the steepest descent"
+    return found, free, None
+
+
+def _result(counter: "_Budget", x, loss, iterations: int, message: str) -> MinimizeResult:
+    """The result at ``x``, or at the best trial if one beat ``x`` without passing Armijo's test."""
+    if counter.best_loss < loss:
         x, loss = counter.best_x, counter.best_loss
     return MinimizeResult(x, float(loss), counter.count, iterations, message)
 
