@@ -199,3 +199,20 @@ def test_progress_bars_show_once_not_once_per_redraw(browser, server, page):
         bars = [line for line in text.splitlines() if "━" in line]
         assert len(bars) <= 4, f"{page}: an output shows {len(bars)} progress-bar lines:\n{text[:400]}"
         assert "\r" not in text and "\b" not in text
+
+
+def test_front_page_shows_each_chapters_picture_linking_to_it(browser, server):
+    # book/intro.md pastes one picture per chapter (glued by the chapter when it ran).
+    _open(browser, server + "book/intro.html")
+    cards = browser.execute_script(
+        "return [...document.querySelectorAll('.chapter-cover')].map(card => {"
+        "  const img = card.querySelector('img'), link = card.querySelector('a');"
+        "  return [img ? img.naturalWidth : 0, img ? img.getBoundingClientRect().width : 0,"
+        "          link ? link.href : ''];});")
+    assert len(cards) == len(CHAPTERS), f"{len(cards)} chapter pictures on the front page, not {len(CHAPTERS)}"
+    linked = sorted(urlsplit(href).path.lstrip("/") for *_, href in cards)
+    assert linked == sorted(CHAPTERS), linked
+    for natural, shown, href in cards:
+        assert natural >= 64 and shown >= 64, f"the picture linking to {href} is {natural} px, shown {shown} px"
+        with urllib.request.urlopen(href, timeout=10) as response:
+            assert response.status == 200

@@ -80,3 +80,26 @@ def plot_losses(curves: Mapping[str, Sequence[float]], title: str = "Loss",
     axis.grid(alpha=0.3)
     figure.tight_layout()
     return figure
+
+
+def glue_cover(key: str, image: np.ndarray, max_dim: int = 360) -> None:
+    """Offer ``image`` to the book's front page, which shows each chapter's best picture.
+
+    In a jupyter-book build, myst-nb's ``glue`` stores the picture (a PNG, longer side at
+    most ``max_dim`` pixels) in the executed notebook under ``key``, without showing it;
+    ``book/intro.md`` pastes it from there. Elsewhere (Colab, a lab PC without myst-nb)
+    this does nothing.
+
+    Args:
+        key: the name the front page asks for, e.g. ``"cover_04"``.
+        image: ``(H, W, 3)`` or ``(H, W)`` in ``[0, 255]``.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return
+    from PIL import Image
+
+    picture = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+    picture.thumbnail((max_dim, max_dim))
+    glue(key, picture, display=False)

@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from neuralart_helpers.errors import NeuralArtError  # noqa: E402
+from neuralart_helpers import plotting  # noqa: E402
 from neuralart_helpers.plotting import show_images  # noqa: E402
 
 
@@ -27,3 +28,19 @@ def test_titles_must_match_the_pictures():
         show_images([np.zeros((4, 4))] * 2, ["only one"])
     with pytest.raises(NeuralArtError, match="at least one image"):
         show_images([])
+
+
+def test_glue_cover_offers_a_small_png_to_the_front_page(monkeypatch):
+    import myst_nb
+    from IPython.core.formatters import format_display_data
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display: glued.update({key: (value, display)}))
+    image = np.zeros((500, 250, 3))
+    image[:, :125] = [255, 128, 0]  # left half orange, right half black
+    plotting.glue_cover("cover_99", image, max_dim=200)
+    picture, display = glued["cover_99"]
+    assert display is False and picture.size == (100, 200)  # (width, height), aspect kept
+    pixels = np.asarray(picture)
+    assert tuple(pixels[100, 10]) == (255, 128, 0) and tuple(pixels[100, 90]) == (0, 0, 0)
+    assert "image/png" in format_display_data(picture)[0]  # what the book stores and pastes

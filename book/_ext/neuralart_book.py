@@ -12,9 +12,18 @@ A progress bar (``keras.utils.Progbar``) redraws itself with carriage returns an
 backspaces; a browser shows every redraw as a line of its own, so one loop printed
 about 30 lines. Each output line is cut to what a terminal would finally show: the
 text after its last carriage return, without backspaces.
+
+The front page pastes each chapter's best picture from that chapter's glue cache
+(myst-nb's ``{glue}`` with ``:doc:``). myst-nb points the image at
+``_images/<sha256>.png`` but writes that file only when the chapter itself shows the
+picture, which ``plotting.glue_cover`` does not; so the glued pictures are written here.
 """
 
+import base64
+import hashlib
+import json
 import re
+from pathlib import Path
 
 from docutils import nodes
 
@@ -60,7 +69,22 @@ def _collapse_redraws(app, doctree):
             block.children = [nodes.Text(collapsed)]
 
 
+def _write_glued_images(app, exception):
+    """Write every PNG glued in an executed notebook where myst-nb's cross-page paste links it."""
+    if exception is not None or app.builder.format != "html":
+        return
+    images = Path(app.builder.outdir) / app.builder.imagedir
+    for cache in Path(app.env.mystnb_config.output_folder).rglob("*.glue.json"):
+        for output in json.loads(cache.read_text(encoding="utf-8")).values():
+            if "image/png" in output.get("data", {}):
+                data = base64.b64decode(output["data"]["image/png"])
+                target = images / f"{hashlib.sha256(data).hexdigest()}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+
+
 def setup(app):
+    app.connect("build-finished", _write_glued_images)
     app.connect("doctree-read", _collapse_redraws)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.add_js_file(None, body=_DEFAULT_MODE, priority=100)
