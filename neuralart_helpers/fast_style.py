@@ -31,7 +31,6 @@ from neuralart_helpers.backbones import Backbone
 from neuralart_helpers.errors import NeuralArtError
 
 FAST_STYLE = presets.FAST_STYLE
-MIN_SEEN = 32  # px: the smallest image whose SqueezeNet features the loss can use
 _NAME = "fast_style_network"  # the name a saved network must have (load_network checks it)
 
 
@@ -142,11 +141,11 @@ class FastStyleTrainer(keras.Model):
     """
 
     def __init__(self, network: keras.Model, backbone: Backbone, style_image: np.ndarray,
-                 style_size: int = FAST_STYLE["style_size"],
-                 jitter: int = FAST_STYLE["jitter"], **weights):
+                 style_size: int = FAST_STYLE["style_size"], jitter: int | None = None,
+                 **weights):
         super().__init__(name="fast_style_trainer")
         self.network, self.backbone = network, backbone
-        self.jitter_px = jitter
+        self.jitter_px = FAST_STYLE["jitter"] if jitter is None else jitter  # px, 0 or 1: none
         weights = {**{key: FAST_STYLE[key] for key in
                       ("content_weight", "style_weight", "tv_weight")}, **weights}
         # The optimisation problem of sections 1-10 holds the style's Gram matrices, the layers
@@ -170,20 +169,24 @@ class FastStyleTrainer(keras.Model):
         return parts
 
     def jitter(self, pixels):
-        """``pixels`` cut to ``(H - j, W - j)`` at an offset of 0 to ``j - 1`` px, ``j = jitter``.
+        """``pixels`` ``(B, H, W, 3)`` cut to ``(B, H - j, W - j, 3)`` at an offset of 0 to ``j - 1``.
 
-        The network draws on a 4 px grid (two stride-2 layers) and SqueezeNet looks through
-        one (its stride-2 convolution and pooling). Were the grids always aligned, the
-        network could learn a fine periodic pattern that only the loss network's sampling
-        rewards; a new offset at every step (the same for the whole batch, and for the
-        photos the content is compared with) keeps them apart.
+        ``j`` is ``jitter_px``; with 0 or 1 the pixels come back unchanged. The network draws
+        on a 4 px grid (two stride-2 layers) and SqueezeNet looks through one (its stride-2
+        convolution and pooling). Were the grids always aligned, the network could learn a
+        fine periodic pattern that only the loss network's sampling rewards; a new offset
+        at every step (the same for the whole batch, and for the photos the content is
+        compared with) keeps them apart. The offset depends on the step only (the constant
+        17 is an arbitrary second seed word), so a resumed run sees the same offsets.
         """
-        if self.jitter_px <= 1:
+        cut = self.jitter_px
+        if cut <= 1:
             return pixels
         step = tf.cast(self.optimizer.iterations, tf.int32)
-        dy, dx = tf.unstack(tf.random.stateless_uniform([2], [step, 17], 0, self.jitter_px, tf.int32))
-        size = tf.shape(pixels)[1:3] - self.jitter_px
-        return pixels[:, dy:dy + size[0], dx:dx + size[1], :]
+        dy, dx = tf.unstack(tf.random.stateless_uniform([2], [step, 17], 0, cut, tf.int32))
+        height, width = pixels.shape[1], pixels.shape[2]  # static sizes keep XLA happy
+        size = [-1, (height or tf.shape(pixels)[1]) - cut, (width or tf.shape(pixels)[2]) - cut, -1]
+        return tf.slice(pixels, tf.stack([0, dy, dx, 0]), size)
 
     def call(self, pixels, training=False):
         return self.network(pixels, training=training)
@@ -200,14 +203,14 @@ class FastStyleTrainer(keras.Model):
 
 def make_trainer(backbone: Backbone, style_image: np.ndarray, seed: int = 0,
                  learning_rate: float | None = None, weights: dict | None = None,
-                 **network_options) -> FastStyleTrainer:
+                 jitter: int | None = None, **network_options) -> FastStyleTrainer:
     """A compiled :class:`FastStyleTrainer` around a fresh :func:`transform_network`.
 
     ``weights`` may set ``content_weight``, ``style_weight`` and ``tv_weight``;
     ``network_options`` are :func:`transform_network`'s.
     """
     trainer = FastStyleTrainer(transform_network(seed=seed, **network_options), backbone,
-                               style_image, **(weights or {}))
+                               style_image, jitter=jitter, **(weights or {}))
     trainer.compile(keras.optimizers.Adam(learning_rate or FAST_STYLE["learning_rate"]))
     return trainer
 
@@ -241,7 +244,7 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
         raise NeuralArtError("train_fast_style: give steps, or a TimeLimit callback to stop it.")
     crop_size = crop_size or FAST_STYLE["crop_size"]
     batch_size = batch_size or FAST_STYLE["batch_size"]
-    _check_crop_size(crop_size, trainer.jitter_px)
+    _check_crop_size(crop_size, trainer.jitter_px, trainer.backbone.min_size)
     trainer.optimizer.build(trainer.network.trainable_variables)
     done = int(trainer.optimizer.iterations.numpy())
     todo = (steps - done) if steps is not None else 10**9  # None: until the TimeLimit stops it
@@ -260,11 +263,12 @@ def train_fast_style(trainer: FastStyleTrainer, photos: list[np.ndarray], steps:
     return history.steps
 
 
-def _check_crop_size(crop_size: int, jitter: int) -> None:
-    if crop_size - jitter < MIN_SEEN:
-        raise NeuralArtError(f"Crops of {crop_size} px leave {crop_size - jitter} px after the "
-                             f"{jitter} px jitter; the loss network needs at least {MIN_SEEN}: "
-                             f"use crops of {MIN_SEEN + jitter} px or more.")
+def _check_crop_size(crop_size: int, jitter: int, min_size: int) -> None:
+    seen = crop_size - (jitter if jitter > 1 else 0)
+    if seen < min_size:
+        raise NeuralArtError(f"Crops of {crop_size} px leave {seen} px after the {jitter} px "
+                             f"jitter; the loss network needs at least {min_size}: use crops of "
+                             f"{crop_size + min_size - seen} px or more.")
 
 
 def _saving_callback(manager: tf.train.CheckpointManager, done: int) -> keras.callbacks.Callback:

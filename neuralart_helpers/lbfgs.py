@@ -128,9 +128,10 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
         if found is None:  # the curvature model led nowhere: start again from steepest descent
             memory.clear()
             continue
-        memory.add(found[0] - x, (found[2] - gradient) * free)
-        converged = loss - found[1] <= tolerance * abs(loss)
-        (x, loss, gradient), iterations = found, iterations + 1
+        candidate, new_loss, new_gradient = found
+        memory.add(candidate - x, (new_gradient - gradient) * free)
+        converged = loss - new_loss <= tolerance * abs(loss)
+        x, loss, gradient, iterations = candidate, new_loss, new_gradient, iterations + 1
         if callback is not None:
             callback(x)
         if converged:

@@ -85,10 +85,10 @@ def plot_losses(curves: Mapping[str, Sequence[float]], title: str = "Loss",
 def glue_cover(key: str, image: np.ndarray, max_dim: int = 360) -> None:
     """Offer ``image`` to the book's front page, which shows each chapter's best picture.
 
-    In a jupyter-book build, myst-nb's ``glue`` stores the picture (a PNG, longer side at
-    most ``max_dim`` pixels) in the executed notebook under ``key``, without showing it;
-    ``book/intro.md`` pastes it from there. Elsewhere (Colab, a lab PC without myst-nb)
-    this does nothing.
+    With myst-nb installed (it comes with jupyter-book), ``glue`` stores the picture (a PNG,
+    longer side at most ``max_dim`` pixels) as a hidden output of the running cell under
+    ``key``; the book build's ``book/intro.md`` pastes it from the executed chapter. Without
+    myst-nb (Colab, say) this does nothing. Clear the outputs before committing a notebook.
 
     Args:
         key: the name the front page asks for, e.g. ``"cover_04"``.
@@ -100,6 +100,6 @@ def glue_cover(key: str, image: np.ndarray, max_dim: int = 360) -> None:
         return
     from PIL import Image
 
-    picture = Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+    picture = Image.fromarray(np.round(np.clip(np.asarray(image), 0, 255)).astype(np.uint8))
     picture.thumbnail((max_dim, max_dim))
     glue(key, picture, display=False)

@@ -95,6 +95,26 @@ def test_the_loss_sees_the_painted_crops_at_a_new_offset_each_step(squeezenet, p
     np.testing.assert_array_equal(trainer.jitter(pixels), trainer.jitter(pixels))  # no hidden state
 
 
+def test_train_step_scores_the_jittered_crops(squeezenet, painting, photos):
+    trainer = _trainer(squeezenet, painting)
+    crops = tf.constant(np.stack([photo[:40, :40] for photo in photos[:2]]))
+    trainer.optimizer.build(trainer.network.trainable_variables)
+    trainer.optimizer.iterations.assign(7)
+    expected = trainer.perceptual_loss(trainer.jitter(trainer.network(crops)), trainer.jitter(crops))
+    unjittered = trainer.perceptual_loss(trainer.network(crops), crops)
+    logged = trainer.train_step(crops)  # the loss before this step's update
+    np.testing.assert_allclose(float(logged["total"]), float(expected["total"]), rtol=1e-5)
+    assert abs(float(unjittered["total"]) / float(expected["total"]) - 1) > 1e-3
+
+
+def test_training_compiles_with_xla(squeezenet, painting, photos):
+    # On a GPU Keras compiles with XLA by default ("auto"): the jitter must keep static shapes.
+    trainer = _trainer(squeezenet, painting)
+    trainer.compile(keras.optimizers.Adam(1e-3), jit_compile=True)
+    history = fast_style.train_fast_style(trainer, photos, 2, crop_size=36, batch_size=2, verbose=0)
+    assert len(history["total"]) == 2 and np.isfinite(history["total"]).all()
+
+
 def _trainer(squeezenet, painting, seed=0):
     return fast_style.make_trainer(squeezenet, painting, seed=seed, learning_rate=1e-2, **TINY)
 
@@ -109,7 +129,7 @@ def test_training_lowers_the_loss_on_a_held_out_crop(squeezenet, painting, photo
     before = loss()
     history = fast_style.train_fast_style(trainer, photos, 40, crop_size=36, batch_size=2, verbose=0)
     assert len(history["total"]) == 40
-    assert loss() < 0.8 * before  # measured: 0.74 after 40 steps
+    assert loss() < 0.8 * before  # measured: 0.72 after 40 steps (seeds 0 and 1), 36 px crops
 
 
 def test_resume_equals_an_uninterrupted_run(squeezenet, painting, photos, tmp_path):

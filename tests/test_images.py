@@ -210,3 +210,16 @@ def test_signed_to_image_centres_zero_and_saturates_at_three_rms():
     np.testing.assert_allclose(picture[0, 0], [127.5, 255.0, 0.0])
     np.testing.assert_allclose(picture[5, 5, 0], 127.5 + 127.5 / (3 * rms), rtol=1e-5)
     np.testing.assert_allclose(signed_to_image(np.zeros((2, 2, 3))), 127.5)
+
+
+@pytest.mark.parametrize("name", images.MORE_PHOTOS)
+def test_more_photos_load_offline_as_rgb(name):
+    photo = images.content_photo(name, max_dim=128)
+    assert photo.dtype == np.float32 and photo.ndim == 3 and photo.shape[2] == 3
+    assert max(photo.shape[:2]) == 128 and min(photo.shape[:2]) >= 64
+    assert 0 <= photo.min() and photo.max() <= 255 and photo.std() > 10  # a picture, not a blank
+
+
+def test_unknown_photo_names_the_choices():
+    with pytest.raises(errors.ImageError, match="grace_hopper"):
+        images.content_photo("mona_lisa")
