@@ -72,7 +72,7 @@ def main() -> None:
     if args.save:
         images.save_image(f"{args.save}/chelsea_{args.painting}_optimiser.png", result.image)
     done_in_time = int(np.searchsorted(result.times, network_seconds, side="right"))
-    at_equal_time = result.losses["total"][max(done_in_time - 1, 0)]  # the first, if none finished
+    at_equal_time = min(result.losses["total"][:max(done_in_time, 1)])  # its best so far
     print(f"(a) stylise a {photo.shape[1]}x{photo.shape[0]} photo: optimisation {result.seconds:.2f} s "
           f"/ network {network_seconds:.3f} s = {result.seconds / network_seconds:.0f}x "
           f"(goal >= 100x)")
