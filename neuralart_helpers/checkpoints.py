@@ -2,7 +2,8 @@
 
 A checkpoint holds everything training changes (both networks, both optimizers,
 the noise generator's state), so a run restored from one continues exactly
-(``gan.train_gan``). A damaged checkpoint is a ``CheckpointError`` that names its
+(``gan.train_gan``). A model of another kind (``diffusion.DiffusionModel``) names what
+training changes in its ``training_state()``, whose ``"optimizer"`` counts the steps. A damaged checkpoint is a ``CheckpointError`` that names its
 file and the one to fall back to; a Ctrl-C during a save waits until it is written;
 ``config.json`` keeps the run's settings for ``neuralart gan train --resume``.
 ``neuralart_helpers.gan`` re-exports these functions (``gan.restore_latest``, ...).
@@ -31,8 +32,11 @@ def make_checkpoint(gan: GAN) -> tf.train.Checkpoint:
     """Everything training changes: both networks, both optimizers, the noise generator's state.
 
     The discriminator optimizer's ``iterations`` counts the finished steps, which
-    is where a resumed run continues.
+    is where a resumed run continues. A model with a ``training_state()`` method (a
+    dict of trackables) is checkpointed as that instead.
     """
+    if hasattr(gan, "training_state"):
+        return tf.train.Checkpoint(**gan.training_state())
     return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
                                generator_optimizer=gan.generator_optimizer,
                                discriminator_optimizer=gan.discriminator_optimizer,
@@ -45,18 +49,24 @@ def checkpoint_manager(gan: GAN, directory: str | Path, max_to_keep: int = 3):
 
 
 def steps_done(gan: GAN) -> int:
-    """How many training steps ``gan`` has taken (restored from a checkpoint, or 0)."""
-    return int(keras.ops.convert_to_numpy(gan.discriminator_optimizer.iterations))
+    """How many training steps ``gan`` has taken (restored from a checkpoint, or 0).
+
+    A model with ``training_state()``: the ``iterations`` of its ``"optimizer"`` there.
+    """
+    optimizer = (gan.training_state()["optimizer"] if hasattr(gan, "training_state")
+                 else gan.discriminator_optimizer)
+    return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
 
-def restore_latest(gan: GAN, directory: str | Path) -> int:
+def restore_latest(gan: GAN, directory: str | Path, command: str = "neuralart gan train") -> int:
     """Load the newest checkpoint in ``directory`` into ``gan``; return its step count.
 
     A checkpoint whose files were deleted is skipped, so deleting a damaged newest
     checkpoint falls back to the previous one (the manager keeps three).
 
     Raises:
-        NeuralArtError: ``directory`` holds no checkpoint.
+        NeuralArtError: ``directory`` holds no checkpoint (the message says to train
+            with ``command``).
         CheckpointError: the newest checkpoint is damaged (a file cut short or
             overwritten); the message names it and the checkpoint to fall back to.
     """
@@ -64,7 +74,7 @@ def restore_latest(gan: GAN, directory: str | Path) -> int:
     saved = [path for path in manager.checkpoints if tf.io.gfile.exists(path + ".index")]
     if not saved:
         raise NeuralArtError(f"No checkpoint in {directory}; train first with "
-                             f"`neuralart gan train --out {directory}`.")
+                             f"`{command} --out {directory}`.")
     try:
         manager.checkpoint.restore(saved[-1]).assert_consumed()
     except (tf.errors.OpError, IndexError) as error:  # IndexError: a .data file cut short

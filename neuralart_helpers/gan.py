@@ -402,11 +402,16 @@ def _fit_segments(done: int, steps_per_epoch: int,
         yield epoch, epochs, 0
 
 
+def check_end(epochs: int | None, callbacks: list | None, caller: str = "train_gan") -> None:
+    """Refuse a run without an end: ``epochs=None`` needs a ``TimeLimit`` among ``callbacks``."""
+    if epochs is None and not any(isinstance(callback, TimeLimit) for callback in callbacks or []):
+        raise NeuralArtError(f"{caller}: epochs=None trains until a TimeLimit callback stops "
+                             f"it; give epochs, or add callbacks=[gan.TimeLimit(seconds)].")
+
+
 def _check_training(gan: GAN, epochs: int | None, callbacks: list | None, labels) -> None:
     """Refuse a run without an end, and labels missing for a conditional GAN (or given to another)."""
-    if epochs is None and not any(isinstance(callback, TimeLimit) for callback in callbacks or []):
-        raise NeuralArtError("train_gan: epochs=None trains until a TimeLimit callback stops "
-                             "it; give epochs, or add callbacks=[gan.TimeLimit(seconds)].")
+    check_end(epochs, callbacks)
     if gan.conditional and labels is None:
         raise NeuralArtError("train_gan: this GAN is conditional: pass the images' classes, "
                              "labels=... (ints (N,) in 0..9).")
@@ -443,23 +448,37 @@ def train_gan(gan: GAN, images, epochs: int | None,
         ``{"d_loss": [...], "g_loss": [...]}``, one value per step taken by this call.
     """
     _check_training(gan, epochs, callbacks, labels)
+    return fit_resumably(gan, images, epochs, batch_size, seed, manager, callbacks, verbose, labels)
+
+
+def fit_resumably(model: keras.Model, images, epochs: int | None, batch_size: int, seed: int,
+                  manager: tf.train.CheckpointManager | None = None, callbacks: list | None = None,
+                  verbose: int = 1, labels=None) -> dict[str, list[float]]:
+    """``model.fit`` over ``data.gan_dataset`` batches, from step ``steps_done(model)`` on.
+
+    The loop of ``train_gan`` (see there for the arguments), shared with any model whose
+    ``train_step`` takes those batches and whose steps ``steps_done`` counts
+    (``diffusion.train_diffusion``): checkpoints after every epoch, at the step where a
+    callback stopped training and on Ctrl-C; a resumed run continues bit for bit.
+    Returns the logs of every step taken by this call, ``{"loss": [...], ...}``.
+    """
     images = tf.convert_to_tensor(images, dtype=tf.float32)
     steps_per_epoch = int(images.shape[0]) // batch_size
     history = LossHistory()
     callbacks = [history, *(callbacks or [])]
     if manager is not None:  # Keras ends the epoch (on_epoch_end) when a callback stops it too
         callbacks.append(keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: save_checkpoint(manager, steps_done(gan))))
+            on_epoch_end=lambda epoch, logs: save_checkpoint(manager, steps_done(model))))
     try:
-        for first, end, skip in _fit_segments(steps_done(gan), steps_per_epoch, epochs):
-            gan.fit(data.gan_dataset(images, batch_size, seed, first, end - first, skip, labels),
-                    initial_epoch=first, epochs=end, steps_per_epoch=steps_per_epoch - skip,
-                    verbose=verbose, callbacks=callbacks)
-            if gan.stop_training:
+        for first, end, skip in _fit_segments(steps_done(model), steps_per_epoch, epochs):
+            model.fit(data.gan_dataset(images, batch_size, seed, first, end - first, skip, labels),
+                      initial_epoch=first, epochs=end, steps_per_epoch=steps_per_epoch - skip,
+                      verbose=verbose, callbacks=callbacks)
+            if model.stop_training:
                 break
     except KeyboardInterrupt:
         if manager is not None:
-            path = save_checkpoint(manager, steps_done(gan))
-            print(f"Interrupted: saved {path} (step {steps_done(gan)}).")
+            path = save_checkpoint(manager, steps_done(model))
+            print(f"Interrupted: saved {path} (step {steps_done(model)}).")
         raise
     return history.steps

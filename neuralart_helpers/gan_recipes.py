@@ -58,14 +58,24 @@ def sampling_generator(gan) -> keras.Model:
     generator's own BatchNorm statistics; the generator itself is left untouched, so
     drawing never changes training. Before the first step it is the generator itself.
     """
-    averages = averaged_weights(gan.generator_optimizer)
-    if averages is None or int(keras.ops.convert_to_numpy(gan.generator_optimizer.iterations)) == 0:
-        return gan.generator  # no average, or none yet: Keras fills it on the first step
-    if gan not in _SAMPLERS:
-        _SAMPLERS[gan] = keras.models.clone_model(gan.generator)
+    return averaged_network(gan, gan.generator, gan.generator_optimizer)
+
+
+def averaged_network(owner, network: keras.Model, optimizer) -> keras.Model:
+    """``network`` with the moving averages ``optimizer`` keeps of its trainable weights.
+
+    A copy made once per ``owner`` (the model that holds both) receives the averages and
+    the network's other weights (BatchNorm statistics); ``network`` itself is untouched.
+    Without an EMA, or before the first step, it is ``network`` itself.
+    """
+    averages = averaged_weights(optimizer)
+    if averages is None or int(keras.ops.convert_to_numpy(optimizer.iterations)) == 0:
+        return network  # no average, or none yet: Keras fills it on the first step
+    if owner not in _SAMPLERS:
+        _SAMPLERS[owner] = keras.models.clone_model(network)
     trainable = {id(variable): average for variable, average in
-                 zip(gan.generator.trainable_variables, averages)}
+                 zip(network.trainable_variables, averages)}
     values = [keras.ops.convert_to_numpy(trainable.get(id(variable), variable))
-              for variable in gan.generator.weights]
-    _SAMPLERS[gan].set_weights([np.asarray(value) for value in values])
-    return _SAMPLERS[gan]
+              for variable in network.weights]
+    _SAMPLERS[owner].set_weights([np.asarray(value) for value in values])
+    return _SAMPLERS[owner]

@@ -482,10 +482,17 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_training_under_mirrored_strategy_on_two_cpus(tmp_path):
-    # Logical devices must be set before TensorFlow starts, hence a fresh interpreter.
-    script = MIRRORED_SCRIPT.replace("CHECKPOINT_DIR", repr(str(tmp_path)))
+def run_on_two_cpus(script: str, checkpoint_dir) -> None:
+    """Run ``script`` (with ``CHECKPOINT_DIR`` filled in) in a fresh interpreter; it prints OK.
+
+    Logical devices must be set before TensorFlow starts, hence a fresh interpreter.
+    """
+    script = script.replace("CHECKPOINT_DIR", repr(str(checkpoint_dir)))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert result.stdout.strip().endswith("OK")
+
+
+def test_training_under_mirrored_strategy_on_two_cpus(tmp_path):
+    run_on_two_cpus(MIRRORED_SCRIPT, tmp_path)

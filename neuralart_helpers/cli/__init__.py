@@ -19,8 +19,8 @@ from pathlib import Path
 from neuralart_helpers.errors import NeuralArtError
 
 # Subcommand modules, in the order `neuralart --help` lists them.
-COMMANDS = ("fetch", "doctor", "visualize", "dream", "style", "style-train", "gan", "student-edition",
-            "lab")
+COMMANDS = ("fetch", "doctor", "visualize", "dream", "style", "style-train", "gan", "diffusion",
+            "student-edition", "lab")
 
 
 
@@ -66,7 +66,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="neuralart", description=(
         "Neural art from the command line: feature visualisation, DeepDream, style "
-        "transfer and a Fashion-MNIST GAN, with the helpers of the course book."))
+        "transfer, a Fashion-MNIST GAN and diffusion model, with the helpers of the course book."))
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     subparsers.required = True
     for name in COMMANDS:

@@ -20,6 +20,7 @@ for one; ``evaluate`` then also says how often the classifier sees the class ask
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -127,27 +128,45 @@ def run_train(args: argparse.Namespace) -> int:
               f"{config['seed']}, batch size {config['batch_size']}, as saved in config.json)")
     gan.write_config(args.out, config)
     _fit(args, model, (train_images, labels), config, manager, timer)
-    if timer is not None and timer.stopped:
-        steps_per_epoch = len(train_images) // config["batch_size"]
-        print(f"time limit: stopped after {timer.steps} steps ({timer.steps / steps_per_epoch:.2f} "
-              f"epochs) in {timer.elapsed:.1f} s of training; saved {manager.latest_checkpoint} "
-              f"(step {gan.steps_done(model)}, epoch {gan.steps_done(model) / steps_per_epoch:.2f})")
-    else:
-        print(f"trained {args.epochs} epochs: checkpoints, samples/ and progress.gif in {args.out}")
+    report_training(args, model, timer, manager, len(train_images) // config["batch_size"])
     return 0
 
 
+def report_training(args: argparse.Namespace, model, timer, manager, steps_per_epoch: int) -> None:
+    """Print where training ended: at the time limit (steps, epochs, seconds, checkpoint) or not."""
+    from neuralart_helpers.checkpoints import steps_done
+
+    if timer is not None and timer.stopped:
+        print(f"time limit: stopped after {timer.steps} steps ({timer.steps / steps_per_epoch:.2f} "
+              f"epochs) in {timer.elapsed:.1f} s of training; saved {manager.latest_checkpoint} "
+              f"(step {steps_done(model)}, epoch {steps_done(model) / steps_per_epoch:.2f})")
+    else:
+        print(f"trained {args.epochs} epochs: checkpoints, samples/ and progress.gif in {args.out}")
+
+
 def _train_config(args: argparse.Namespace) -> dict:
-    """The settings of the run: the flags given over ``gan.TRAIN_DEFAULTS``, or the saved ones.
-
-    With --resume the run's config.json wins; flags that agree with it are accepted.
-
-    Raises:
-        CheckpointError: with --resume, a flag given that contradicts the saved run.
-    """
+    """The settings of the run: the flags given over ``gan.TRAIN_DEFAULTS``, or the saved ones."""
     from neuralart_helpers import gan
 
-    given = {name: getattr(args, name) for name in gan.TRAIN_DEFAULTS if hasattr(args, name)}
+    return run_settings(args, gan.TRAIN_DEFAULTS, {"latent_dim": gan.LATENT_DIM})
+
+
+def run_settings(args: argparse.Namespace, defaults: dict, fixed: dict,
+                 command: str = "neuralart gan train") -> dict:
+    """A run's settings: the flags given over ``defaults`` (plus ``fixed``), or the saved ones.
+
+    Options default to ``argparse.SUPPRESS``, so ``args`` holds only the flags given. With
+    --resume the run's config.json wins; flags that agree with it are accepted.
+
+    Raises:
+        NeuralArtError: no --epochs nor --time-limit, numbers below 1, a new run into a
+            folder that holds one, or --resume where there is none.
+        CheckpointError: with --resume, a run of another kind (a GAN's for the diffusion
+            command, or the reverse), or a flag given that contradicts the saved run.
+    """
+    from neuralart_helpers.checkpoints import read_config
+
+    given = {name: getattr(args, name) for name in defaults if hasattr(args, name)}
     if args.epochs is None and args.time_limit is None:
         raise NeuralArtError("Say how long to train: --epochs N, --time-limit SECONDS, or both.")
     if (args.epochs is not None and args.epochs < 1) or given.get("batch_size", 1) < 1:
@@ -157,18 +176,41 @@ def _train_config(args: argparse.Namespace) -> dict:
         raise NeuralArtError(f"{args.out} already holds a training run; add --resume to continue "
                              f"it, or choose another --out folder.")
     if not args.resume:
-        return {**gan.TRAIN_DEFAULTS, "latent_dim": gan.LATENT_DIM, **given}
+        return {**defaults, **fixed, **given}
     if not has_run:
         raise NeuralArtError(f"--resume: {args.out} holds no checkpoint to continue from.")
-    saved = gan.read_config(args.out)  # the saved run's settings win
+    saved = read_config(args.out, command)  # the saved run's settings win
+    _check_same_kind(args.out, saved, fixed)
     for name, value in given.items():
         if name in saved and saved[name] != value:
             flag = "--" + name.replace("_", "-")
-            was = f"no {flag}" if saved[name] is None else f"{flag} {saved[name]}"
-            raise CheckpointError(f"--resume: {args.out} was trained with {was}, not {flag} "
-                                  f"{value}; leave {flag} out to continue it, or train into "
-                                  f"another --out folder.")
+            raise CheckpointError(f"--resume: {args.out} was trained with "
+                                  f"{_flag_text(flag, saved[name])}, not {_flag_text(flag, value)}"
+                                  f"; leave {flag} out to continue it, or train into another "
+                                  f"--out folder.")
     return saved
+
+
+def _check_same_kind(folder: Path, saved: dict, fixed: dict) -> None:
+    """Refuse to resume a run of another kind (``config.json``'s ``"kind"``, ``"gan"`` if absent).
+
+    Raises:
+        CheckpointError: ``folder`` holds a GAN run and this is a diffusion command, or the reverse.
+    """
+    kind, wanted = saved.get("kind", "gan"), fixed.get("kind", "gan")
+    if kind != wanted:
+        raise CheckpointError(f"--resume: {folder} holds a {kind} run, not a {wanted} run; "
+                              f"continue it with `neuralart {kind} train --resume`, or train into "
+                              f"another --out folder.")
+
+
+def _flag_text(flag: str, value) -> str:
+    """How a setting reads on the command line: ``--seed 3``, ``--conditional``, ``no --limit``."""
+    if value is None or value is False:
+        return f"no {flag}"
+    if value is True:
+        return flag
+    return f"{flag} {' '.join(map(str, value)) if isinstance(value, list) else value}"
 
 
 def _fit(args: argparse.Namespace, model, train_data, config: dict, manager, timer) -> None:
@@ -178,30 +220,56 @@ def _fit(args: argparse.Namespace, model, train_data, config: dict, manager, tim
 
     The grid is drawn after each epoch, and where the time limit stopped training.
     """
-    from neuralart_helpers import gan, images
+    from neuralart_helpers import gan
 
-    count, columns = (20, 10) if model.conditional else (16, 4)  # conditional: a class a column
-    snapshots = gan.GridSnapshots(gan.fixed_noise(count, config["latent_dim"], config["seed"]),
-                                  folder=args.out / "samples", ncols=columns)
-    try:
+    count = 20 if model.conditional else 16
+    callbacks = snapshot_callbacks(args, model, gan.fixed_noise(count, config["latent_dim"],
+                                                                config["seed"]), timer)
+    with resume_hint(args, "neuralart gan train"):
         gan.train_gan(model, train_data[0], args.epochs, config["batch_size"], config["seed"],
-                      manager=manager, callbacks=[snapshots, timer] if timer else [snapshots],
-                      verbose=0 if args.quiet else 1, labels=train_data[1])
+                      manager=manager, callbacks=callbacks, verbose=0 if args.quiet else 1,
+                      labels=train_data[1])
+    save_progress_gif(args.out)
+
+
+def snapshot_callbacks(args: argparse.Namespace, model, noise, timer) -> list:
+    """A ``gan.GridSnapshots`` of ``noise`` into DIR/samples (a conditional model: a class a
+    column), and ``timer`` if any."""
+    from neuralart_helpers import gan
+
+    snapshots = gan.GridSnapshots(noise, folder=args.out / "samples",
+                                  ncols=10 if model.conditional else 4)
+    return [snapshots, timer] if timer else [snapshots]
+
+
+@contextlib.contextmanager
+def resume_hint(args: argparse.Namespace, command: str):
+    """On Ctrl-C inside the block, say on stderr how to continue the run, then re-raise."""
+    try:
+        yield
     except KeyboardInterrupt:
         budget = "".join(f" --{flag} {value}" for flag, value in
                          (("epochs", args.epochs), ("time-limit", args.time_limit)) if value)
-        print(f"continue with: neuralart gan train --out {args.out}{budget} --resume",
-              file=sys.stderr)
+        print(f"continue with: {command} --out {args.out}{budget} --resume", file=sys.stderr)
         raise
-    frames = [images.load_image(path) for path in sorted((args.out / "samples").glob("epoch_*.png"))]
+
+
+def save_progress_gif(folder: Path) -> None:
+    """Put the grids ``folder/samples/epoch_*.png`` together as ``folder/progress.gif``."""
+    from neuralart_helpers import images
+
+    frames = [images.load_image(path) for path in sorted((folder / "samples").glob("epoch_*.png"))]
     if frames:
-        images.save_gif(args.out / "progress.gif", frames, fps=4)
+        images.save_gif(folder / "progress.gif", frames, fps=4)
 
 
 def _load_trained(folder: Path):
     from neuralart_helpers import gan
 
     config = gan.read_config(folder)
+    if "model" not in config:  # e.g. a diffusion run
+        raise CheckpointError(f"{folder} holds a {config.get('kind', 'another')} run, not a GAN; "
+                              f"use a folder written by `neuralart gan train`.")
     model = gan.build_gan(config["model"], config["seed"], config["upsampling"],
                           config["latent_dim"])
     gan.restore_latest(model, folder)
@@ -209,14 +277,9 @@ def _load_trained(folder: Path):
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from neuralart_helpers import data, gan, images
+    from neuralart_helpers import data, gan
 
-    if args.n < 1:
-        raise NeuralArtError("--n must be at least 1.")
-    suffix = args.output.suffix.lower()
-    if suffix not in SAMPLE_SUFFIXES:
-        raise NeuralArtError(f"Cannot save samples to {args.output}: use a name ending in .png, "
-                             f".jpg or .jpeg (a grid picture) or .npy (the samples, uint8).")
+    check_sample_output(args)
     wanted = None if args.class_name is None else data.class_index(args.class_name)
     model, config = _load_trained(args.checkpoint)
     if wanted is not None and not model.conditional:
@@ -224,32 +287,66 @@ def run_sample(args: argparse.Namespace) -> int:
                              f"{args.checkpoint} holds a {config['model']} run.")
     labels = None if wanted is None else [wanted] * args.n
     samples = model.generate(gan.fixed_noise(args.n, config["latent_dim"], args.seed), labels)
-    if suffix == ".npy":
-        path = data.save_samples(args.output, samples)
-    else:
-        # every class in turn: one class per column; otherwise a square grid
-        columns = 10 if model.conditional and wanted is None and args.n >= 10 else max(
-            1, round(args.n ** 0.5))
-        path = images.save_image(args.output, gan.image_grid(samples, columns))
-    print(f"saved {args.n} samples to {path}")
+    write_samples(args.output, samples, every_class=model.conditional and wanted is None)
     return 0
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
-    from neuralart_helpers import data, gan, metrics
+def check_sample_output(args: argparse.Namespace) -> None:
+    """Refuse ``--n`` below 1 and an OUT that is neither a picture nor ``.npy``, before any work."""
+    if args.n < 1:
+        raise NeuralArtError("--n must be at least 1.")
+    if args.output.suffix.lower() not in SAMPLE_SUFFIXES:
+        raise NeuralArtError(f"Cannot save samples to {args.output}: use a name ending in .png, "
+                             f".jpg or .jpeg (a grid picture) or .npy (the samples, uint8).")
 
+
+def write_samples(output: Path, samples, every_class: bool) -> Path:
+    """Save ``samples`` ``(N, 28, 28, 1)`` in ``[-1, 1]`` as uint8 ``.npy`` or as a grid picture.
+
+    The grid has 28 px tiles with 2 px white gaps: a column per class when ``every_class``
+    (the classes drawn in turn) and N >= 10, otherwise as square as N allows.
+    """
+    from neuralart_helpers import data, gan, images
+
+    count = len(samples)
+    if output.suffix.lower() == ".npy":
+        path = data.save_samples(output, samples)
+    else:
+        columns = 10 if every_class and count >= 10 else max(1, round(count ** 0.5))
+        path = images.save_image(output, gan.image_grid(samples, columns))
+    print(f"saved {count} samples to {path}")
+    return path
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from neuralart_helpers import gan
+
+    check_evaluation(args)
+    model, config = _load_trained(args.checkpoint)
+    asked = model.check_labels(args.samples)  # every class in turn (None: not conditional)
+    fakes = model.generate(gan.fixed_noise(args.samples, config["latent_dim"], seed=12345), asked)
+    report_samples(f"{config['model']} GAN after {gan.steps_done(model)} steps", fakes, asked)
+    return 0
+
+
+def check_evaluation(args: argparse.Namespace) -> None:
+    """Refuse fewer than 100 samples for the FID."""
     if args.samples < 100:
         raise NeuralArtError("--samples must be at least 100 (the FID fits a 64x64 covariance).")
-    model, config = _load_trained(args.checkpoint)
+
+
+def report_samples(title: str, fakes, asked) -> None:
+    """Print the classifier FID of ``fakes`` against the test images, the class histogram and,
+    with ``asked`` (the classes asked for, ``None`` if none), how often each was drawn."""
+    from neuralart_helpers import data, metrics
+
     train_images, train_labels = data.load_fashion_mnist("train")
     classifier = metrics.train_classifier(data.scale_images(train_images), train_labels)
     test_images = data.scale_images(data.load_fashion_mnist("test")[0])
-    asked = model.check_labels(args.samples)  # every class in turn (None: not conditional)
-    fakes = model.generate(gan.fixed_noise(args.samples, config["latent_dim"], seed=12345), asked)
     fid = metrics.classifier_fid(metrics.feature_extractor(classifier), test_images, fakes)
     histogram = metrics.class_histogram(classifier, fakes)
-    print(f"{config['model']} GAN after {gan.steps_done(model)} steps")
-    if model.conditional:
+    print(title)
+    if asked is not None:
         agreement = metrics.class_agreement(classifier, fakes, asked)
         print("classified as the class asked for: " + ", ".join(
             f"{name} {share:.2f}" for name, share in zip(data.CLASS_NAMES, agreement)))
@@ -257,4 +354,3 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print("class histogram of the samples (real data: 0.10 each):")
     for name, fraction in zip(data.CLASS_NAMES, histogram):
         print(f"  {name:12s} {fraction:5.3f} {'#' * round(fraction * 100)}")
-    return 0
