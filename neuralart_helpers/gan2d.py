@@ -42,7 +42,7 @@ RECIPES = {
     "covers": {"loss": "nonsaturating", "steps": 2000, "batch_size": 256,
                "learning_rate": 2e-3, "final_learning_rate": 2e-4, "seed": 0},
     "collapses": {"loss": "nonsaturating", "steps": 2000, "batch_size": 64,
-                  "learning_rate": 1e-2, "seed": 0},
+                  "learning_rate": 6e-3, "seed": 0},
 }
 
 

@@ -154,10 +154,13 @@ def test_the_chapter_run_covers_at_least_6_of_8_modes():
     assert covered >= 6 and quality > 0.5  # measured: 8 modes, 83% (seed 0)
 
 
-def test_the_collapse_run_keeps_few_modes():
-    model, _ = gan2d.train_2d(**gan2d.RECIPES["collapses"])
-    covered, quality = gan2d.evaluate_2d(model)
-    assert covered <= 3 and quality > 0.3  # measured: 2 modes, sharp ones (seed 0)
+def test_the_collapse_recipe_keeps_few_modes_whatever_the_seed():
+    # One run is chaotic: its blobs change with the seed and with the CPU's rounding (with a
+    # learning rate of 1e-2 seed 0 kept 2 blobs on one CPU and none on another), so judge six.
+    runs = [gan2d.evaluate_2d(gan2d.train_2d(**{**gan2d.RECIPES["collapses"], "seed": seed})[0])
+            for seed in range(6)]
+    covered, quality = np.array(runs).T
+    assert covered.max() <= 4 and quality.mean() > 0.3, runs  # measured: 1-3 blobs, quality 0.51
 
 
 def test_jensen_shannon_survives_densities_at_the_edge_of_underflow():
