@@ -209,6 +209,12 @@ class DiffusionModel(keras.Model):
         self.network_optimizer.apply_gradients(zip(gradients, variables))
         return {"loss": loss}
 
+    @property
+    def metrics(self) -> list:
+        """None: ``train_step`` reports each step's loss itself. (Keras would otherwise report its
+        own "loss" tracker, which this model never updates, as 0 at the end of every epoch.)"""
+        return []
+
     def sampling_network(self) -> keras.Model:
         """The network that draws: with the optimizer's moving average of the weights, if any."""
         return gan_recipes.averaged_network(self, self.network, self.network_optimizer)

@@ -138,6 +138,14 @@ def test_the_loss_falls_on_a_tiny_run(target, conditional, labelled):
     assert np.mean(losses[-6:]) < 0.8 * np.mean(losses[:4]), np.round(losses, 3)
 
 
+def test_fit_reports_the_last_steps_loss_not_zero(labelled):
+    images, _ = labelled
+    model = diffusion.build_diffusion("flow", widths=TINY, seed=0)
+    steps = diffusion.train_diffusion(model, images[:64], 1, batch_size=32, verbose=0)["loss"]
+    epoch = model.fit(images[:32], epochs=1, batch_size=32, verbose=0).history["loss"]
+    assert min(steps) > 0.1 and epoch[0] > 0.1  # Keras's own tracker would say 0.0
+
+
 def test_training_checks_labels_and_an_end(labelled):
     images, labels = labelled
     with pytest.raises(errors.NeuralArtError, match="conditional model needs labels"):
