@@ -3,8 +3,9 @@
 Headless Chromium (Debian's `chromium` and `chromium-driver`) opens every page
 from a local HTTP server on 127.0.0.1 and checks what a reader sees: the title,
 each chapter's rendered pictures, typeset mathematics, working internal links and
-images, the search page, and a console without errors. A screenshot of each
-chapter is saved in `_build/screenshots/`.
+images, the search page, the student edition of each chapter, and a console without
+errors. A screenshot of each chapter is saved in `_build/screenshots/`.
+NEURALART_SITE=DIR tests a site built elsewhere (a small test book) instead of `_build/html`.
 
 Without Chromium the tests are skipped, unless NEURALART_REQUIRE_BROWSER=1 (CI)
 makes that a failure.
@@ -12,8 +13,10 @@ makes that a failure.
 
 from __future__ import annotations
 
+import ast
 import functools
 import http.server
+import json
 import os
 import shutil
 import threading
@@ -21,13 +24,13 @@ import urllib.error
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
-SCREENSHOTS = ROOT / "_build" / "screenshots"
+SITE = Path(os.environ.get("NEURALART_SITE") or ROOT / "_build" / "html").resolve()
+SCREENSHOTS = SITE.parent / "screenshots"
 BOOK_TITLE = "Neural Art with TensorFlow"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -216,3 +219,57 @@ def test_front_page_shows_each_chapters_picture_linking_to_it(browser, server):
         assert natural >= 64 and shown >= 64, f"the picture linking to {href} is {natural} px, shown {shown} px"
         with urllib.request.urlopen(href, timeout=10) as response:
             assert response.status == 200
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_chapter_links_its_student_edition_without_the_answers(browser, server, page):
+    # Below the title, a box links to the chapter's student edition: a download from the
+    # site, and Colab and Binder opening the same notebook on the `student` branch.
+    chapter = Path(page).stem
+    _open(browser, server + page)
+    box = browser.execute_script(
+        "const box = document.querySelector('.student-edition'), h2 = document.querySelector('article h2');"
+        "return box && {links: [...box.querySelectorAll('a')].map(a => a.href),"
+        "  above_first_section: !h2 || !!(box.compareDocumentPosition(h2) & Node.DOCUMENT_POSITION_FOLLOWING)};")
+    assert box, f"{page} has no student-edition box"
+    assert box["above_first_section"], f"{page}: the student-edition box is not at the top"
+    assert len(box["links"]) == 3, box["links"]
+    download, colab, binder = (urlsplit(link) for link in box["links"])
+
+    assert download.geturl() == f"{server}student/{chapter}.ipynb"
+    with urllib.request.urlopen(download.geturl(), timeout=10) as response:
+        student = json.load(response)
+    original = json.loads((SITE / "_sources" / "notebooks" / f"{chapter}.ipynb").read_text(encoding="utf-8"))
+    answers = [_source(cell) for cell in original["cells"] if "solution" in _tags(cell)]
+    stubs = [_source(cell) for cell in student["cells"] if "solution" in _tags(cell)]
+    assert answers and len(stubs) == len(answers), f"{chapter}: {len(answers)} solutions, {len(stubs)} stubs"
+    for answer, stub in zip(answers, stubs):
+        assert "raise NotImplementedError" in stub
+        assert _function_bodies(stub) != _function_bodies(answer), f"{chapter}: an answer is in the student edition"
+        for body in _function_bodies(stub).values():
+            assert len(body) == 1 and body[0].startswith("raise NotImplementedError"), body
+    assert all(not cell.get("outputs") for cell in student["cells"])
+
+    assert colab.netloc == "colab.research.google.com"
+    org_repo, notebook = colab.path.removeprefix("/github/").split("/blob/student/")
+    assert notebook == f"notebooks/{chapter}.ipynb", colab.geturl()
+    assert binder.netloc == "mybinder.org" and binder.path == f"/v2/gh/{org_repo}/student", binder.geturl()
+    assert parse_qs(binder.query) == {"labpath": [notebook]}, binder.geturl()
+
+
+def _tags(cell) -> list:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _source(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _function_bodies(source: str) -> dict[str, list[str]]:
+    """Each top-level function's statements after its docstring, as source text (a cell
+    without functions: all its statements, as one)."""
+    tree = ast.parse(source)
+    functions = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    bodies = {node.name: node.body[1 if ast.get_docstring(node) is not None else 0:] for node in functions}
+    return {name: [ast.get_source_segment(source, statement) for statement in body]
+            for name, body in (bodies or {"<cell>": tree.body}).items()}

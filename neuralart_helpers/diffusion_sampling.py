@@ -83,7 +83,7 @@ def _loop(network, model: DiffusionModel):
     target, schedule = model.target, model.schedule
 
     @tf.function(reduce_retracing=True)
-    def run(noise, labels, times, eta, guidance, clip: bool, key):
+    def run(noise, labels, times, eta, guidance, clip, key):
         x = noise
         for index in tf.range(tf.shape(times)[0] - 1):
             t, s = times[index], times[index + 1]
@@ -111,7 +111,7 @@ def _noise_of(x_t, x0, t, schedule: str):
 def sample(model: DiffusionModel, count: int, sampler: str | None = None,
            steps: int = SAMPLE_DEFAULTS["steps"], labels=None,
            guidance: float | None = None, seed: int = 0,
-           eta: float | None = None, noise=None) -> np.ndarray:
+           eta: float | None = None, noise=None, network=None) -> np.ndarray:
     """``count`` new images, float32 ``(count, 28, 28, 1)`` in ``[-1, 1]``.
 
     Args:
@@ -127,6 +127,8 @@ def sample(model: DiffusionModel, count: int, sampler: str | None = None,
         eta: the share of DDPM's noise added at each step, in ``[0, 1]``.
         noise: the starting noise ``(count, 28, 28, 1)`` instead of the seed's (DDIM with
             ``eta = 0`` then maps it to the same image whatever the seed).
+        network: the network to draw with; ``None``: ``model.sampling_network()``, the
+            moving average of the weights (``model.network`` draws with the last step's).
 
     Raises:
         NeuralArtError: an unknown sampler, ``steps < 1``, a guidance weight that is not
@@ -138,7 +140,7 @@ def sample(model: DiffusionModel, count: int, sampler: str | None = None,
     if noise is not None and np.shape(noise) != (count, 28, 28, 1):
         raise NeuralArtError(f"noise must have shape ({count}, 28, 28, 1), got {np.shape(noise)}.")
     eta = _check_eta((1.0 if sampler == "ddpm" else 0.0) if eta is None else eta)
-    loop = _loop(model.sampling_network(), model)
+    loop = _loop(model.sampling_network() if network is None else network, model)
     times = tf.linspace(1.0, 0.0, steps + 1)
     weight = None if labels is None or guidance == 0 else tf.constant(guidance, tf.float32)
     chunks = []
@@ -149,7 +151,7 @@ def sample(model: DiffusionModel, count: int, sampler: str | None = None,
                        tf.constant(noise[start:start + size], tf.float32))
         chunk_labels = None if labels is None else tf.constant(labels[start:start + size])
         chunks.append(loop(start_noise, chunk_labels, times, tf.constant(eta), weight,
-                           sampler != "euler", key).numpy())
+                           tf.constant(sampler != "euler"), key).numpy())
     return np.concatenate(chunks)
 
 

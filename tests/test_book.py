@@ -52,3 +52,67 @@ def test_glued_pictures_are_written_where_the_front_page_links_them(tmp_path):
     assert [p.name for p in written] == [hashlib.sha256(png).hexdigest() + ".png"]  # myst-nb's link
     assert written[0].read_bytes() == png
     _write_glued_images(app, RuntimeError("the build failed"))  # then nothing more is written
+
+
+ANSWER = '''def double(x):
+    """Twice x."""
+    twice = 2 * x
+    return twice
+'''
+
+
+def test_the_site_gets_each_chapters_student_edition_without_the_answers(tmp_path):
+    from types import SimpleNamespace
+
+    import nbformat
+
+    from neuralart_book import _write_student_edition
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A chapter"),
+        nbformat.v4.new_code_cell(ANSWER, metadata={"tags": ["solution", "hide-input"]},
+                                  outputs=[nbformat.v4.new_output("stream", text="out")]),
+        nbformat.v4.new_code_cell("assert double(2) == 4", metadata={"tags": ["check"]})])
+    source = tmp_path / "book"
+    (source / "notebooks").mkdir(parents=True)
+    nbformat.write(notebook, source / "notebooks" / "07_doubling.ipynb")
+    (source / "notebooks" / "notes.md").write_text("# Not a chapter\n")
+    paths = {"notebooks/07_doubling": "notebooks/07_doubling.ipynb", "notebooks/notes": "notebooks/notes.md",
+             "intro": "intro.ipynb"}
+    app = SimpleNamespace(
+        builder=SimpleNamespace(format="html", outdir=str(tmp_path / "html")),
+        env=SimpleNamespace(found_docs=set(paths), doc2path=lambda docname: str(source / paths[docname])))
+    _write_student_edition(app, None)
+
+    folder = tmp_path / "html" / "student"
+    assert [p.name for p in folder.iterdir()] == ["07_doubling.ipynb"]  # the chapters only
+    student = nbformat.read(folder / "07_doubling.ipynb", as_version=4)
+    stub = student.cells[1].source
+    assert student.cells[1].metadata.tags == ["solution"]
+    assert 'def double(x):\n    """Twice x."""' in stub and "raise NotImplementedError" in stub
+    assert "twice = 2 * x" not in stub and "return twice" not in stub
+    assert student.cells[1].outputs == []
+    assert student.cells[2].source == "assert double(2) == 4"  # the check stays
+
+
+def test_student_edition_links_download_colab_and_binder_on_the_student_branch():
+    from neuralart_book import github_repository, student_links
+
+    repository = github_repository("https://github.com/neural-art-course/neural-art-tensorflow")
+    assert repository == "neural-art-course/neural-art-tensorflow"
+    assert student_links("notebooks/02_deepdream_octaves.html", "notebooks/02_deepdream_octaves.ipynb",
+                         repository) == {
+        "download": "../student/02_deepdream_octaves.ipynb",
+        "colab": "https://colab.research.google.com/github/neural-art-course/neural-art-tensorflow"
+                 "/blob/student/notebooks/02_deepdream_octaves.ipynb",
+        "binder": "https://mybinder.org/v2/gh/neural-art-course/neural-art-tensorflow/student"
+                  "?labpath=notebooks/02_deepdream_octaves.ipynb"}
+
+
+def test_only_a_github_repository_gets_colab_and_binder_links():
+    from neuralart_book import github_repository, student_links
+
+    assert github_repository("https://github.com/org/repo.git/") == "org/repo"
+    for url in (None, "", "https://gitlab.com/org/repo", "https://github.com/org"):
+        assert github_repository(url) is None
+    assert student_links("notebooks/a.html", "notebooks/a.ipynb", None) == {"download": "../student/a.ipynb"}

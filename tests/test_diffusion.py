@@ -295,6 +295,19 @@ def test_every_sampler_returns_the_point_mass_an_exact_network_knows(target, sam
     assert np.abs(wrong - center).max() > 0.1
 
 
+def test_sample_draws_through_the_network_it_is_given():
+    rng = np.random.default_rng(2)
+    center, other = (rng.uniform(-0.9, 0.9, (28, 28, 1)).astype(np.float32) for _ in range(2))
+    model = oracle_model(center, "flow")
+    by_default = diffusion_sampling.sample(model, 2, "euler", 3, seed=1)
+    through_other = diffusion_sampling.sample(model, 2, "euler", 3, seed=1,
+                                              network=point_mass_oracle(other, "flow"))
+    np.testing.assert_allclose(by_default, np.broadcast_to(center, by_default.shape), atol=1e-4)
+    np.testing.assert_allclose(through_other, np.broadcast_to(other, through_other.shape), atol=1e-4)
+    # and the model's own sampling network again afterwards: each network keeps its own loop
+    np.testing.assert_array_equal(diffusion_sampling.sample(model, 2, "euler", 3, seed=1), by_default)
+
+
 def test_the_oracle_is_the_flow_velocity_and_the_grid_runs_from_noise_to_image():
     center = np.full((28, 28, 1), 0.5, np.float32)
     noise = np.random.default_rng(1).normal(size=(2, 28, 28, 1)).astype(np.float32)
