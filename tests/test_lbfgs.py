@@ -162,3 +162,43 @@ def test_bad_budget_and_history():
         lbfgs.minimize(lambda x: (0.0, x), np.zeros(2), 0)
     with pytest.raises(ValueError, match="history must be at least 1"):
         lbfgs.minimize(lambda x: (0.0, x), np.zeros(2), 5, history=0)
+
+
+@pytest.mark.parametrize("count", [1, 4])
+def test_two_loop_with_a_diagonal_start_equals_dense_bfgs_from_gamma_d(count):
+    rng = np.random.default_rng(10 + count)
+    _, steps, changes = random_pairs(rng, 8, count)
+    gradient, diagonal = rng.normal(size=8), rng.uniform(0.1, 10, size=8)
+    gamma = steps[-1] @ changes[-1] / (changes[-1] @ (diagonal * changes[-1]))
+    inverse = gamma * np.diag(diagonal)
+    for s, y in zip(steps, changes):
+        rho = 1.0 / (s @ y)
+        left = np.eye(8) - rho * np.outer(s, y)
+        inverse = left @ inverse @ left.T + rho * np.outer(s, s)
+    np.testing.assert_allclose(lbfgs.two_loop_direction(gradient, steps, changes, diagonal),
+                               -inverse @ gradient, rtol=1e-9, atol=1e-12)
+    # a diagonal of ones is the usual gamma I; the secant equation holds either way
+    np.testing.assert_allclose(lbfgs.two_loop_direction(gradient, steps, changes, np.ones(8)),
+                               lbfgs.two_loop_direction(gradient, steps, changes), rtol=1e-12)
+    np.testing.assert_allclose(lbfgs.two_loop_direction(changes[-1], steps, changes, diagonal),
+                               -steps[-1], rtol=1e-8, atol=1e-10)
+
+
+def badly_scaled(x):
+    """sum a_i |x_i - 1|^1.2 with a_i spread over four decades: kinked at the minimum, as the
+    L1 total variation of the tutorial's style loss is, and scaled per coordinate."""
+    scales = np.exp(np.random.default_rng(0).uniform(np.log(1e-2), np.log(1e2), size=x.size))
+    difference = x.astype(np.float64) - 1
+    return (float(np.sum(scales * np.abs(difference) ** 1.2)),
+            scales * 1.2 * np.sign(difference) * np.abs(difference) ** 0.2)
+
+
+def test_the_adam_preconditioner_wins_on_a_badly_scaled_kinked_loss():
+    start = np.zeros(400)
+    plain = lbfgs.minimize(badly_scaled, start, 150, history=5)
+    scaled = lbfgs.minimize(badly_scaled, start, 150, history=5, preconditioner="adam")
+    assert scaled.evaluations == plain.evaluations == 150
+    assert scaled.loss < 0.1 * plain.loss, (scaled.loss, plain.loss)
+    assert scaled.loss < 1e-3 * badly_scaled(start)[0]
+    with pytest.raises(lbfgs.NeuralArtError, match="preconditioner"):
+        lbfgs.minimize(badly_scaled, start, 10, preconditioner="rmsprop")
