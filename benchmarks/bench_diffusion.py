@@ -56,9 +56,7 @@ def step_time(model, images, labels, batch_size: int, steps: int = 10) -> float:
 
 def quality(samples, asked, classifier, extractor, test_images) -> dict:
     """Confident share, rarest class share, classifier FID, and per-class agreement."""
-    logits = classifier.predict(samples, batch_size=500, verbose=0)
-    confidence = np.max(tf.nn.softmax(logits).numpy(), axis=1)
-    return {"confident": float(np.mean(confidence >= CONFIDENCE)),
+    return {"confident": metrics.confident_share(classifier, samples, CONFIDENCE),
             "min_class": float(metrics.class_histogram(classifier, samples).min()),
             "fid": metrics.classifier_fid(extractor, test_images, samples),
             "agreement": metrics.class_agreement(classifier, samples, asked)}

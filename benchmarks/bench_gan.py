@@ -133,9 +133,7 @@ def goal_numbers(samples, classifier, extractor, test_images, asked=None) -> dic
     ``agreement``: the smallest share, over the classes, of samples classified as the class
     asked for (for the real test images, ``asked`` are their labels: the accuracy).
     """
-    logits = classifier.predict(samples, batch_size=500, verbose=0)
-    confidence = np.max(tf.nn.softmax(logits).numpy(), axis=1)
-    numbers = {"confident": float(np.mean(confidence >= CONFIDENCE)),
+    numbers = {"confident": metrics.confident_share(classifier, samples, CONFIDENCE),
                "min_class": float(metrics.class_histogram(classifier, samples).min()),
                "fid": metrics.classifier_fid(extractor, test_images, samples)}
     if asked is not None:

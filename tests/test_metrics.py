@@ -94,6 +94,25 @@ def test_class_histogram_is_uniform_for_real_data_and_shows_missing_classes(clas
     assert histogram[1] + histogram[8] > 0.9 and np.sum(histogram < 0.02) >= 7
 
 
+class FixedLogits:
+    """A stand-in classifier whose predict returns the same logits whatever the images."""
+
+    def __init__(self, probabilities):
+        self.logits = np.log(np.asarray(probabilities, np.float32))
+
+    def predict(self, images, batch_size=None, verbose=0):
+        return self.logits
+
+
+def test_confident_share_counts_the_images_above_the_threshold():
+    rest = lambda p: [p] + [(1 - p) / 9] * 9  # noqa: E731
+    classifier = FixedLogits([rest(0.99), rest(0.91), rest(0.89), rest(0.5), rest(0.1)])
+    images = np.zeros((5, 28, 28, 1), np.float32)
+    assert metrics.confident_share(classifier, images) == pytest.approx(2 / 5)
+    assert metrics.confident_share(classifier, images, threshold=0.6) == pytest.approx(3 / 5)
+    assert metrics.confident_share(classifier, images, threshold=0.995) == 0.0
+
+
 # --- periodic energy: checkerboards and stripes at every multiple of pi/2 ------------------
 
 ROWS, COLUMNS = np.meshgrid(np.arange(28), np.arange(28), indexing="ij")
