@@ -21,10 +21,11 @@ beside each:
     evaluations: on 2 cores SciPy 1.15 spends about as long on its own bookkeeping
     per evaluation as SqueezeNet spends on the forward and backward pass at 256 px.
 
-``--preconditioner adam --history 5`` times ``lbfgs.minimize``'s per-pixel ``H0`` (Adam's second
-moment) instead; measured 2026-12-03 on the tutorial formulation at 192 px: chelsea 3.9x (plain
-2.4x), astronaut 2.4x (plain: never within Adam's time), at 320 px 2.3-2.6x and 1.7x: the goal
-of 3x is not met on astronaut/the_scream nor at 320 px.
+Our L-BFGS runs with ``StyleTransfer.lbfgs_options``: on the tutorial's loss (an L1 total
+variation) in Laplacian-pyramid coordinates with Adam's per-coordinate ``H0`` and history 5
+(``presets.L1_TV_LBFGS``), on the course's the plain method on pixels. ``--history``,
+``--preconditioner`` and ``--pyramid-levels`` override them (``--pyramid-levels 0
+--preconditioner none --history 10`` is the plain method).
 
 Use a quiet machine: the numbers are wall times. ``--skip-steps`` runs (b) only, e.g.
 ``python benchmarks/bench_style.py --skip-steps --formulation tutorial --size 192``.
@@ -121,7 +122,10 @@ def time_to_quality(transfer: style.StyleTransfer, budget: int, label: str,
                     lbfgs_options: dict) -> None:
     """(b) for one case: the tutorial's Adam, then each L-BFGS to its loss; one line each."""
     tutorial_seconds, target = tutorial_loss(transfer)
-    print(f"    {label}: tutorial Adam {tutorial_seconds:5.1f} s to loss {target:.4g}")
+    used = {"history": 10, "preconditioner": None, "pyramid_levels": 0,
+            **transfer.lbfgs_options, **lbfgs_options}
+    print(f"    {label}: tutorial Adam {tutorial_seconds:5.1f} s to loss {target:.4g}; our L-BFGS: "
+          + ", ".join(f"{name} {value}" for name, value in used.items()))
     for optimizer, name in (("lbfgs", "our L-BFGS"), ("scipy-lbfgs", "SciPy L-BFGS-B")):
         options = lbfgs_options if optimizer == "lbfgs" else {}
         seconds, evaluations = time_to_loss(transfer, optimizer, target, budget, **options)
@@ -144,10 +148,15 @@ def main() -> None:
                         help="paintings of (b), one per --content: bundled names or image files")
     parser.add_argument("--size", nargs="+", type=int, default=[192, 320],
                         help="longer sides of the photos in (b), in pixels")
-    parser.add_argument("--history", type=int, default=10, help="our L-BFGS's memory in (b)")
-    parser.add_argument("--preconditioner", choices=("none", "adam"), default="none",
-                        help="our L-BFGS's H0 in (b): gamma I, or Adam's per-pixel scale "
-                             "(lbfgs.minimize's preconditioner)")
+    parser.add_argument("--history", type=int, default=None,
+                        help="our L-BFGS's memory in (b) (default: StyleTransfer.lbfgs_options)")
+    parser.add_argument("--preconditioner", choices=("none", "adam"), default=None,
+                        help="our L-BFGS's H0 in (b): gamma I, or Adam's per-coordinate scale "
+                             "(default: StyleTransfer.lbfgs_options)")
+    parser.add_argument("--pyramid-levels", type=int, default=None,
+                        help="our L-BFGS's coordinates in (b): 0 pixels, n > 0 the bands of an "
+                             "n-level Laplacian pyramid (default: StyleTransfer.lbfgs_options, "
+                             "bands for the tutorial's L1 total variation, pixels for the course's)")
     parser.add_argument("--skip-steps", action="store_true", help="skip (a)")
     args = parser.parse_args()
     if len(args.content) != len(args.style):
@@ -166,8 +175,13 @@ def main() -> None:
                     if optimizer == "scipy-lbfgs" else "")
             print(f"    {optimizer:11s} {ratio:.2f}{note}")
 
-    lbfgs_options = {"history": args.history, "preconditioner": None
-                     if args.preconditioner == "none" else args.preconditioner}
+    lbfgs_options = {}  # what the command line overrides of StyleTransfer.lbfgs_options
+    if args.history is not None:
+        lbfgs_options["history"] = args.history
+    if args.pyramid_levels is not None:
+        lbfgs_options["pyramid_levels"] = args.pyramid_levels
+    if args.preconditioner is not None:
+        lbfgs_options["preconditioner"] = None if args.preconditioner == "none" else "adam"
     print(f"(b) time to the loss the TensorFlow tutorial's Adam reaches in {TUTORIAL_STEPS} steps, "
           f"on each formulation of the loss (goal >= 3x faster), {threads} threads")
     for formulation in args.formulation:

@@ -20,7 +20,9 @@ Pixels everywhere are RGB float32 in ``[0, 255]``, as in :mod:`neuralart_helpers
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -302,10 +304,22 @@ def restore_latest(trainer: FastStyleTrainer, directory) -> int:
     return int(trainer.optimizer.iterations.numpy())
 
 
+_COMPILED: "weakref.WeakKeyDictionary[keras.Model, Callable]" = weakref.WeakKeyDictionary()
+
+
 def stylize(network: keras.Model, photo: np.ndarray) -> np.ndarray:
-    """One forward pass: the ``(H, W, 3)`` photo painted, ``(H, W, 3)`` float32 in ``[0, 255]``."""
+    """One forward pass: the ``(H, W, 3)`` photo painted, ``(H, W, 3)`` float32 in ``[0, 255]``.
+
+    The pass is compiled once per network (a ``tf.function`` for any image size), which
+    saves Keras's layer-by-layer Python work on every call: the first call traces.
+    """
     photo = images.check_image("photo", photo)
-    return keras.ops.convert_to_numpy(network(photo[None], training=False))[0]
+    if network not in _COMPILED:
+        spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+        weak = weakref.ref(network)  # the cache must not keep the network alive
+        _COMPILED[network] = tf.function(lambda batch: weak()(batch, training=False),
+                                         input_signature=[spec])
+    return _COMPILED[network](tf.constant(photo[None])).numpy()[0]
 
 
 def save_network(network: keras.Model, path) -> Path:

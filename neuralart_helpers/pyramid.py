@@ -86,6 +86,34 @@ def lap_merge(bands: list[tf.Tensor]) -> tf.Tensor:
     return image
 
 
+def band_shapes(shape: tuple[int, int, int], levels: int) -> list[tuple[int, int, int]]:
+    """The shapes :func:`lap_split_n` gives an ``(H, W, C)`` image, residual first."""
+    height, width, channels = shape
+    shapes = [(height, width, channels)]
+    for _ in range(levels):
+        height, width = -(-height // 2), -(-width // 2)
+        shapes.insert(0, (height, width, channels))
+    return shapes
+
+
+def to_band_vector(image, levels: int) -> np.ndarray:
+    """An ``(H, W, C)`` image as one flat float32 vector of its pyramid bands, residual first.
+
+    A change of coordinates for an optimiser that works on flat arrays (chapter 04's
+    L-BFGS): a step in a coarse band moves a whole blurred patch of pixels at once.
+    :func:`from_band_vector` undoes it.
+    """
+    bands = lap_split_n(image, levels)
+    return np.concatenate([np.ravel(band) for band in bands]).astype(np.float32)
+
+
+def from_band_vector(vector: tf.Tensor, shape: tuple[int, int, int], levels: int) -> tf.Tensor:
+    """The ``(H, W, C)`` image whose bands :func:`to_band_vector` flattened into ``vector``."""
+    shapes = band_shapes(shape, levels)
+    pieces = tf.split(vector, [int(np.prod(piece)) for piece in shapes])
+    return lap_merge([tf.reshape(piece, size) for piece, size in zip(pieces, shapes)])
+
+
 def lap_normalize(gradient: tf.Tensor, levels: int = 4) -> tf.Tensor:
     """Normalise every band of a ``(H, W, C)`` gradient to unit scale, then merge.
 

@@ -170,6 +170,22 @@ def test_saved_network_reloads_to_identical_outputs(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["net.keras"]  # no temporary file left
 
 
+def test_stylize_compiled_equals_the_eager_pass_at_any_size_and_sees_new_weights():
+    network = fast_style.transform_network(**TINY, seed=5)
+    last = network.layers[-3]
+    rng = np.random.default_rng(6)
+    for height, width in ((33, 47), (40, 40)):  # one compiled function for every size
+        photo = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+        painted = fast_style.stylize(network, photo)
+        np.testing.assert_allclose(painted, np.asarray(network(photo[None], training=False))[0],
+                                   atol=1e-3)
+    before = fast_style.stylize(network, photo)
+    last.set_weights([rng.normal(0, 0.05, w.shape) for w in last.get_weights()])  # after tracing
+    after = fast_style.stylize(network, photo)
+    assert np.abs(after - before).mean() > 1.0
+    np.testing.assert_allclose(after, np.asarray(network(photo[None], training=False))[0], atol=1e-3)
+
+
 def test_load_network_rejects_missing_and_foreign_files(tmp_path):
     with pytest.raises(NeuralArtError, match="no such model file"):
         fast_style.load_network(tmp_path / "missing.keras")

@@ -118,3 +118,26 @@ def test_energy_share_splits_two_sinusoids_by_wavelength():
     assert pyramid.energy_share(np.full((8, 8, 3), 7.0)) == 0.0
     with pytest.raises(NeuralArtError, match="expects an"):
         pyramid.energy_share(np.zeros((2, 8, 8, 3)))
+
+
+@pytest.mark.parametrize("levels", [0, 1, 3])
+def test_band_vector_round_trip_on_odd_sizes(levels):
+    image = np.random.default_rng(levels).uniform(0, 255, (37, 50, 3)).astype(np.float32)
+    shapes = pyramid.band_shapes(image.shape, levels)
+    assert shapes == [tuple(band.shape) for band in pyramid.lap_split_n(image, levels)]
+    vector = pyramid.to_band_vector(image, levels)
+    assert vector.dtype == np.float32 and vector.shape == (sum(np.prod(s) for s in shapes),)
+    assert levels == 0 or vector.size > image.size  # the coarse bands come on top
+    back = pyramid.from_band_vector(tf.constant(vector), image.shape, levels).numpy()
+    np.testing.assert_allclose(back, image, atol=1e-3)
+
+
+def test_a_step_in_the_coarsest_band_moves_a_smooth_patch():
+    # One unit in the residual of a 2-level pyramid: a blurred blob over many pixels, not one pixel.
+    shape = (32, 32, 3)
+    vector = np.zeros(len(pyramid.to_band_vector(np.zeros(shape, np.float32), 2)), np.float32)
+    vector[(4 * 8 + 4) * 3] = 1.0  # residual pixel (4, 4), red
+    image = pyramid.from_band_vector(tf.constant(vector), shape, 2).numpy()
+    moved = np.count_nonzero(np.abs(image[..., 0]) > 1e-6)
+    assert 40 <= moved <= 13 * 13 and np.abs(image[..., 1:]).max() == 0
+    np.testing.assert_allclose(image.sum(), 16.0, rtol=1e-5)  # each level's upsampling keeps 4x the sum

@@ -1,9 +1,10 @@
 """The TensorFlow tutorial's loss, written as StyleTransfer settings, against NumPy."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from neuralart_helpers import backbones, images, style, style_recipes
+from neuralart_helpers import backbones, errors, images, presets, style, style_recipes
 
 
 def numpy_grams(features: dict) -> dict:
@@ -41,3 +42,24 @@ def test_the_tutorial_formulation_is_the_tutorials_loss_recomputed_in_numpy():
     np.testing.assert_allclose(settings["content_weight"] * parts["content"], content_term,
                                rtol=1e-4)
     np.testing.assert_allclose(parts["total"], style_term + content_term + tv_term, rtol=1e-4)
+
+
+def test_on_the_tutorials_loss_lbfgs_moves_pyramid_bands_and_gets_lower():
+    squeezenet = backbones.load_backbone("squeezenet")
+    photo = images.content_photo("astronaut", max_dim=64)
+    painting = images.painting("the_scream", max_dim=64)
+    tutorial = style.StyleTransfer(squeezenet, photo, painting,
+                                   **style_recipes.tutorial_formulation(squeezenet))
+    assert tutorial.lbfgs_options == presets.L1_TV_LBFGS
+    assert style.StyleTransfer(squeezenet, photo, painting).lbfgs_options == {}  # the course's L2 TV
+    budget = 60
+    bands = tutorial.run("content", "lbfgs", budget, verbose=False)
+    pixels = tutorial.run("content", "lbfgs", budget, verbose=False, pyramid_levels=0,
+                          preconditioner=None, history=10)
+    assert len(bands.losses["total"]) == budget == len(pixels.losses["total"])
+    final = lambda run: float(tutorial.losses(tf.constant(run.image))["total"])
+    assert bands.image.shape == photo.shape and 0 <= bands.image.min() <= bands.image.max() <= 255
+    np.testing.assert_allclose(final(bands), min(bands.losses["total"]), rtol=1e-4)  # the best image
+    assert final(bands) < 0.97 * final(pixels)
+    with pytest.raises(errors.NeuralArtError, match="pyramid_levels"):
+        tutorial.run("content", "lbfgs", 2, verbose=False, pyramid_levels=-1)
