@@ -125,7 +125,7 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
             with ``history=5``, it reached the loss of the tutorial's 1000 Adam steps 3.9x
             (chelsea/starry_night) and 2.4x (astronaut/the_scream) sooner than Adam, where
             plain L-BFGS took 2.4x and never (``benchmarks/bench_style.py --preconditioner
-            adam --history 5``).
+            adam --history 5 --pyramid-levels 0``).
         callback: called with the new ``x`` after every accepted step (not with the
             line search's rejected trials), e.g. to draw the path.
 

@@ -179,6 +179,7 @@ def test_stylize_compiled_equals_the_eager_pass_at_any_size_and_sees_new_weights
         painted = fast_style.stylize(network, photo)
         np.testing.assert_allclose(painted, np.asarray(network(photo[None], training=False))[0],
                                    atol=1e-3)
+    assert fast_style._COMPILED[network].experimental_get_tracing_count() == 1
     before = fast_style.stylize(network, photo)
     last.set_weights([rng.normal(0, 0.05, w.shape) for w in last.get_weights()])  # after tracing
     after = fast_style.stylize(network, photo)

@@ -63,3 +63,5 @@ def test_on_the_tutorials_loss_lbfgs_moves_pyramid_bands_and_gets_lower():
     assert final(bands) < 0.97 * final(pixels)
     with pytest.raises(errors.NeuralArtError, match="pyramid_levels"):
         tutorial.run("content", "lbfgs", 2, verbose=False, pyramid_levels=-1)
+    with pytest.raises(errors.NeuralArtError, match="keeps no box"):
+        tutorial.run("content", "lbfgs", 2, verbose=False, bounded=True)
