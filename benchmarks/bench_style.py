@@ -93,14 +93,12 @@ def time_to_loss(transfer: style.StyleTransfer, optimizer: str, target: float,
     """(seconds, evaluations) ``optimizer`` needs to reach ``target`` (inf if it does not)."""
     transfer.run("content", optimizer, 2, verbose=False, **options)  # compile first
     run = transfer.run("content", optimizer, budget, verbose=False, **options)
-    best_so_far = np.minimum.accumulate(run.losses["total"])
-    reached = np.flatnonzero(best_so_far <= target)
-    if reached.size == 0:
+    evaluations = run.evaluations_to(target)
+    if evaluations is None:
         print(f"    {optimizer} did not reach {target:.4g} in {budget} evaluations "
-              f"(best {best_so_far[-1]:.4g}); raise --budget")
+              f"(best {min(run.losses['total']):.4g}); raise --budget")
         return float("inf"), budget
-    index = int(reached[0])
-    return run.times[index], index + 1
+    return run.times[evaluations - 1], evaluations
 
 
 def load_image(name: str, kind: str, max_dim: int) -> np.ndarray:

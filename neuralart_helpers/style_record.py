@@ -40,6 +40,12 @@ class StyleResult:
     seconds: float = 0.0
     stopped: str | None = None
 
+    def evaluations_to(self, target: float) -> int | None:
+        """How many evaluations the run took until its total loss first reached ``target``
+        (``None`` if it never did); ``times[n - 1]`` is when."""
+        reached = np.flatnonzero(np.asarray(self.losses["total"]) <= target)
+        return int(reached[0]) + 1 if reached.size else None
+
 
 class _StopOptimization(Exception):
     """Raised inside the L-BFGS objective to end the run (a bad loss)."""

@@ -499,3 +499,11 @@ def test_linear_color_transfer_matches_mean_and_covariance():
     correlation = lambda image: np.corrcoef(image.reshape(-1, 3), rowvar=False)[0, 1]
     assert abs(correlation(recoloured) - correlation(content)) < 0.01
     assert abs(correlation(matched) - correlation(content)) > 0.1
+
+
+def test_evaluations_to_counts_to_the_first_evaluation_at_or_below_the_target():
+    run = style.StyleResult(np.zeros((2, 2, 3), np.float32), {"total": [5.0, 3.0, 4.0, 2.0]})
+    assert run.evaluations_to(10.0) == 1  # the start already
+    assert run.evaluations_to(3.0) == 2   # reached exactly, counted from 1
+    assert run.evaluations_to(2.5) == 4   # the first time, not a later dip
+    assert run.evaluations_to(1.0) is None
