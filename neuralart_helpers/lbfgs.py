@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import blas
+from threadpoolctl import threadpool_limits
 
 from neuralart_helpers.errors import NeuralArtError
 
@@ -42,9 +44,20 @@ def vdot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.vdot(a, b))
 
 
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y + alpha * x`` for 1-D arrays, written into ``y`` when the dtypes match.
+
+    BLAS's ``axpy`` makes one pass and no temporary: on a 1.6 MB float32 vector it took
+    0.045 ms against 0.23 ms for NumPy's ``y += alpha * x`` (2 cores). Use the result:
+    with mixed dtypes ``y`` is left alone and a new array comes back.
+    """
+    return blas.get_blas_funcs("axpy", (x, y))(x, y, a=alpha)
+
+
 def two_loop_direction(gradient: np.ndarray, steps: Sequence[np.ndarray],
                        gradient_changes: Sequence[np.ndarray],
-                       diagonal: np.ndarray | None = None) -> np.ndarray:
+                       diagonal: np.ndarray | None = None,
+                       curvatures: Sequence[float] | None = None) -> np.ndarray:
     """The L-BFGS search direction ``-H gradient`` by the two-loop recursion.
 
     Args:
@@ -59,23 +72,32 @@ def two_loop_direction(gradient: np.ndarray, steps: Sequence[np.ndarray],
         one BFGS update per pair, so ``H y_newest = s_newest`` (the secant equation).
         With ``diagonal`` (positive, the gradient's shape) it starts as ``gamma D`` instead,
         ``D = diag(diagonal)``, ``gamma = s.y / (y.D y)``: a per-pixel scale (see
-        ``minimize``'s ``preconditioner``).
+        ``minimize``'s ``preconditioner``). ``curvatures``: the ``s_i . y_i`` if known
+        (:func:`minimize` keeps them), else computed here.
     """
-    rhos = [1.0 / vdot(s, y) for s, y in zip(steps, gradient_changes)]
-    q = np.array(gradient, dtype=np.result_type(gradient, np.float32))  # a copy, updated in place
+    steps = [np.ravel(s) for s in steps]  # flat views: axpy wants 1-D arrays
+    changes = [np.ravel(y) for y in gradient_changes]
+    if curvatures is None:
+        curvatures = [vdot(s, y) for s, y in zip(steps, changes)]
+    rhos = [1.0 / curvature for curvature in curvatures]
+    q = np.array(gradient, dtype=np.result_type(gradient, np.float32)).ravel()  # a copy
     alphas = []
-    for s, y, rho in reversed(list(zip(steps, gradient_changes, rhos))):  # newest first
+    for s, y, rho in reversed(list(zip(steps, changes, rhos))):  # newest first
         alpha = rho * vdot(s, q)
-        q -= alpha * y
+        q = axpy(-alpha, y, q)  # q -= alpha y
         alphas.append(alpha)
     if steps:
-        scale = np.ones((), q.dtype) if diagonal is None else diagonal
-        newest = gradient_changes[-1]
-        q *= scale * (vdot(steps[-1], newest) / vdot(newest * scale, newest))
-    for s, y, rho, alpha in zip(steps, gradient_changes, rhos, reversed(alphas)):  # oldest first
+        newest = changes[-1]
+        if diagonal is None:
+            q *= curvatures[-1] / vdot(newest, newest)
+        else:
+            scale = np.ravel(diagonal)
+            q *= scale
+            q *= curvatures[-1] / vdot(newest * scale, newest)
+    for s, y, rho, alpha in zip(steps, changes, rhos, reversed(alphas)):  # oldest first
         beta = rho * vdot(y, q)
-        q += (alpha - beta) * s
-    return -q
+        q = axpy(alpha - beta, s, q)  # q += (alpha - beta) s
+    return np.negative(q, out=q).reshape(np.shape(gradient))
 
 
 @dataclass
@@ -133,30 +155,30 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
         A :class:`MinimizeResult`.
     """
     box = (lower, upper)
-    counter, memory = _budget_and_memory(loss_and_gradient, max_evaluations, history,
-                                         preconditioner)
-    x = _project(np.asarray(x0, np.float32), *box)
-    loss, gradient = counter(x)
-    iterations, message = 0, f"spent the budget of {max_evaluations} evaluations"
-    while not counter.spent:
-        found, free, stop = _search(counter, memory, x, loss, gradient, box,
-                                    sufficient_decrease, max_trials)
-        if stop is not None:
-            message = stop or message  # "" keeps the budget's message
-            break
-        if found is None:  # the curvature model led nowhere: start again from steepest descent
-            memory.clear()
-            continue
-        candidate, new_loss, new_gradient = found
-        memory.add(candidate - x, (new_gradient - gradient) * free)
-        converged = loss - new_loss <= tolerance * abs(loss)
-        x, loss, gradient, iterations = candidate, new_loss, new_gradient, iterations + 1
-        if callback is not None:
-            callback(x)
-        if converged:
-            message = f"the loss changed by less than {tolerance:g} of itself"
-            break
-    return _result(counter, x, loss, iterations, message)
+    counter, memory = _budget_and_memory(loss_and_gradient, np.shape(x0), max_evaluations,
+                                         history, preconditioner)
+    x = _project(np.array(x0, np.float32).ravel(), *box)  # flat inside, x0's shape outside
+    with threadpool_limits(limits=1, user_api="blas"):  # see the module's docstring
+        loss, gradient = counter(x)
+        iterations, message = 0, f"spent the budget of {max_evaluations} evaluations"
+        while not counter.spent:
+            found, free, stop = _search(counter, memory, x, loss, gradient, box,
+                                        sufficient_decrease, max_trials)
+            if stop is not None:
+                message = stop or message  # "" keeps the budget's message
+                break
+            if found is None:  # _search cleared the memory: steepest descent next
+                continue
+            candidate, new_loss, new_gradient, step = found
+            memory.add(step, _masked(new_gradient - gradient, free))
+            converged = loss - new_loss <= tolerance * abs(loss)
+            x, loss, gradient, iterations = candidate, new_loss, new_gradient, iterations + 1
+            if callback is not None:
+                callback(x.reshape(counter.shape))
+            if converged:
+                message = f"the loss changed by less than {tolerance:g} of itself"
+                break
+        return _result(counter, x, loss, iterations, message)
 
 
 def _search(counter: "_Budget", memory: "_Memory", x, loss, gradient, box,
@@ -168,15 +190,17 @@ def _search(counter: "_Budget", memory: "_Memory", x, loss, gradient, box,
     the budget is spent).
     """
     free = _free_mask(x, gradient, *box)
-    direction = memory.direction(gradient, free)
+    direction, slope = memory.direction(gradient, free)
     if direction is None:
         return None, free, "the projected gradient is zero: a stationary point"
     length = 1.0 if memory else _first_length(direction, *box)
-    found = _line_search(counter, x, loss, gradient, direction, length, box,
+    found = _line_search(counter, x, loss, gradient, (direction, slope), length, box,
                          sufficient_decrease, max_trials)
     if found is None and (counter.spent or not memory):  # even steepest descent failed
         return None, free, "" if counter.spent else \
             "the line search found no lower loss along the steepest descent"
+    if found is None:  # the curvature model led nowhere: start again from steepest descent
+        memory.clear()
     return found, free, None
 
 
@@ -184,18 +208,17 @@ def _result(counter: "_Budget", x, loss, iterations: int, message: str) -> Minim
     """The result at ``x``, or at the best trial if one beat ``x`` without passing Armijo's test."""
     if counter.best_loss < loss:
         x, loss = counter.best_x, counter.best_loss
-    return MinimizeResult(x, float(loss), counter.count, iterations, message)
+    return MinimizeResult(x.reshape(counter.shape), float(loss), counter.count, iterations,
+                          message)
 
 
-def _budget_and_memory(loss_and_gradient, max_evaluations: int, history: int,
-                       preconditioner: str | None) -> tuple["_Budget", "_Memory"]:
+def _budget_and_memory(loss_and_gradient, shape: tuple[int, ...], max_evaluations: int,
+                       history: int, preconditioner: str | None) -> tuple["_Budget", "_Memory"]:
     """The counted objective and the curvature memory of :func:`minimize` (arguments checked)."""
     _check_budget(max_evaluations, history)
     moment = _SecondMoment.for_name(preconditioner)
-    if moment is None:
-        return _Budget(loss_and_gradient, max_evaluations), _Memory(history)
-    return (_Budget(moment.watch(loss_and_gradient), max_evaluations),
-            _Memory(history, moment.diagonal))
+    counter = _Budget(loss_and_gradient, shape, max_evaluations, moment)
+    return counter, _Memory(history, moment.diagonal if moment else None)
 
 
 def _check_budget(max_evaluations: int, history: int) -> None:
@@ -211,33 +234,38 @@ class _Memory:
     def __init__(self, history: int, diagonal: Callable[[], np.ndarray | None] | None = None):
         self.steps: deque = deque(maxlen=history)
         self.changes: deque = deque(maxlen=history)
+        self.curvatures: deque = deque(maxlen=history)  # s.y of each pair
         self.diagonal = diagonal or (lambda: None)  # the current per-pixel H0, if any
 
     def __bool__(self) -> bool:
         return bool(self.steps)
 
     def clear(self) -> None:
-        self.steps.clear()
-        self.changes.clear()
+        for pairs in (self.steps, self.changes, self.curvatures):
+            pairs.clear()
 
     def add(self, step: np.ndarray, change: np.ndarray) -> None:
         """Keep a pair only if its curvature ``s.y`` is positive, which keeps ``H`` positive
         definite (every direction then goes downhill). ``change`` is measured on the
         pixels that could move."""
-        if vdot(step, change) > 1e-10 * vdot(change, change):
+        curvature = vdot(step, change)
+        if curvature > 1e-10 * vdot(change, change):
             self.steps.append(step)
             self.changes.append(change)
+            self.curvatures.append(curvature)
 
-    def direction(self, gradient: np.ndarray, free: np.ndarray) -> np.ndarray | None:
-        """``-H g`` on the free pixels; steepest descent if that is not downhill; ``None``
-        if neither is (the projected gradient is zero)."""
-        direction = two_loop_direction(gradient * free, list(self.steps), list(self.changes),
-                                       self.diagonal()) * free
-        if vdot(gradient, direction) < 0:
-            return direction
+    def direction(self, gradient: np.ndarray, free: np.ndarray | None):
+        """``(d, g.d)``: ``d = -H g`` on the free pixels; steepest descent if that is not
+        downhill; ``(None, 0)`` if neither is (the projected gradient is zero)."""
+        direction = _masked(two_loop_direction(_masked(gradient, free), self.steps, self.changes,
+                                               self.diagonal(), self.curvatures), free)
+        slope = vdot(gradient, direction)
+        if slope < 0:
+            return direction, slope
         self.clear()  # the curvature model went wrong: forget it
-        direction = -gradient * free
-        return direction if vdot(gradient, direction) < 0 else None
+        direction = _masked(-gradient, free)
+        slope = vdot(gradient, direction)
+        return (direction, slope) if slope < 0 else (None, 0.0)
 
 
 class _SecondMoment:
@@ -255,37 +283,39 @@ class _SecondMoment:
             raise NeuralArtError(f"preconditioner must be None or 'adam', got {name!r}.")
         return cls(**ADAM_PRECONDITIONER)
 
-    def watch(self, loss_and_gradient: LossAndGradient) -> LossAndGradient:
-        """``loss_and_gradient`` that also updates ``v`` with every gradient it returns."""
-        def watched(x):
-            loss, gradient = loss_and_gradient(x)
-            squared = np.square(np.asarray(gradient, np.float32))
-            self.mean = squared if self.mean is None else (
-                self.beta * self.mean + (1 - self.beta) * squared)
-            return loss, gradient
-        return watched
+    def update(self, gradient: np.ndarray) -> None:
+        """``v <- beta v + (1 - beta) g**2`` (in place: no image-sized temporaries but one)."""
+        squared = np.square(gradient)
+        if self.mean is None:
+            self.mean = squared
+        else:
+            self.mean *= self.beta
+            self.mean = axpy(1 - self.beta, squared, self.mean)
 
     def diagonal(self) -> np.ndarray | None:
         if self.mean is None:
             return None
         root = np.sqrt(self.mean)
-        return (root + self.epsilon * float(root.mean())) ** -self.power
+        root += self.epsilon * float(root.mean())
+        return np.power(root, -self.power, out=root)
 
 
-def _line_search(counter: "_Budget", x, loss, gradient, direction, length, box,
+def _line_search(counter: "_Budget", x, loss, gradient, direction_and_slope, length, box,
                  sufficient_decrease, max_trials):
-    """Backtrack from ``length`` until Armijo's condition holds.
+    """Backtrack from ``length`` along ``direction`` (``slope`` = g.direction) until Armijo's
+    condition holds.
 
-    Returns ``(x_new, loss_new, gradient_new)``, or None if no trial passed.
+    Returns ``(x_new, loss_new, gradient_new, x_new - x)``, or None if no trial passed.
     """
-    slope = vdot(gradient, direction)
+    direction, slope = direction_and_slope
     for _ in range(max_trials):
         if counter.spent:
             return None
         candidate = _project(x + length * direction, *box)
         new_loss, new_gradient = counter(candidate)
-        if new_loss <= loss + sufficient_decrease * vdot(gradient, candidate - x):
-            return candidate, new_loss, new_gradient
+        step = candidate - x
+        if new_loss <= loss + sufficient_decrease * vdot(gradient, step):
+            return candidate, new_loss, new_gradient, step
         # Minimise the parabola through f(0), f'(0) and f(length); keep in [0.1, 0.5] x.
         excess = new_loss - loss - length * slope
         guess = -slope * length ** 2 / (2 * excess) if excess > 0 else 0.5 * length
@@ -294,11 +324,13 @@ def _line_search(counter: "_Budget", x, loss, gradient, direction, length, box,
 
 
 class _Budget:
-    """Calls ``loss_and_gradient``, counts the calls and remembers the best point."""
+    """Calls ``loss_and_gradient`` on flat ``x`` (seen in ``shape``), counts the calls,
+    remembers the best point and feeds each gradient to the preconditioner's ``moment``."""
 
-    def __init__(self, loss_and_gradient: LossAndGradient, max_evaluations: int):
-        self.function, self.max_evaluations = loss_and_gradient, max_evaluations
-        self.count = 0
+    def __init__(self, loss_and_gradient: LossAndGradient, shape: tuple[int, ...],
+                 max_evaluations: int, moment: "_SecondMoment | None" = None):
+        self.function, self.shape, self.max_evaluations = loss_and_gradient, shape, max_evaluations
+        self.moment, self.count = moment, 0
         self.best_x, self.best_loss = None, float("inf")
 
     @property
@@ -306,12 +338,14 @@ class _Budget:
         return self.count >= self.max_evaluations
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        loss, gradient = self.function(x)
+        loss, gradient = self.function(x.reshape(self.shape))
         self.count += 1
-        loss = float(loss)
+        loss, gradient = float(loss), np.asarray(gradient, np.float32).ravel()
         if loss < self.best_loss:
             self.best_x, self.best_loss = x, loss
-        return loss, np.asarray(gradient, np.float32)
+        if self.moment is not None:
+            self.moment.update(gradient)
+        return loss, gradient
 
 
 def _first_length(direction: np.ndarray, lower: float | None, upper: float | None) -> float:
@@ -334,8 +368,11 @@ def _project(x: np.ndarray, lower: float | None, upper: float | None) -> np.ndar
 
 
 def _free_mask(x: np.ndarray, gradient: np.ndarray, lower: float | None,
-               upper: float | None) -> np.ndarray:
-    """1 where ``x`` may move, 0 where it sits on a bound and descent would cross it."""
+               upper: float | None) -> np.ndarray | None:
+    """1 where ``x`` may move, 0 where it sits on a bound and descent would cross it; None
+    (all free) without a box."""
+    if lower is None and upper is None:
+        return None
     stuck = np.zeros(x.shape, bool)
     if lower is not None:
         stuck |= (x <= lower) & (gradient > 0)
@@ -343,3 +380,7 @@ def _free_mask(x: np.ndarray, gradient: np.ndarray, lower: float | None,
         stuck |= (x >= upper) & (gradient < 0)
     return (~stuck).astype(np.float32)
 
+
+def _masked(a: np.ndarray, free: np.ndarray | None) -> np.ndarray:
+    """``a`` on the free pixels (0 elsewhere); ``a`` itself when all are free."""
+    return a if free is None else a * free

@@ -429,7 +429,7 @@ def _run_evaluations(problem: StyleTransfer, optimizer, image, num_steps, learni
     def objective(candidate: np.ndarray):
         parts, gradient = problem.loss_and_gradient(tf.constant(candidate))
         recorder.record(parts, candidate)
-        return float(parts["total"]), gradient.numpy()
+        return float(parts["total"]), np.asarray(gradient)  # a read-only view, no copy
 
     function = lbfgs.minimize if optimizer == "lbfgs" else optimizers.scipy_lbfgs
     with contextlib.suppress(_StopOptimization):  # a non-finite loss ended the run
@@ -447,8 +447,8 @@ def _run_lbfgs_on_bands(problem: StyleTransfer, image, num_steps, recorder, leve
 
     def objective(vector: np.ndarray):
         parts, gradient, candidate = step(tf.constant(vector))
-        recorder.record(parts, candidate.numpy())
-        return float(parts["total"]), gradient.numpy()
+        recorder.record(parts, np.asarray(candidate))
+        return float(parts["total"]), np.asarray(gradient)
 
     with contextlib.suppress(_StopOptimization):
         lbfgs.minimize(objective, pyramid.to_band_vector(image, levels), num_steps, **options)
