@@ -22,7 +22,7 @@ beside each:
     per evaluation as SqueezeNet spends on the forward and backward pass at 256 px.
 
 Our L-BFGS runs with ``StyleTransfer.lbfgs_options``: on the tutorial's loss (an L1 total
-variation) in Laplacian-pyramid coordinates with Adam's per-coordinate ``H0`` and history 5
+variation) in Laplacian-pyramid coordinates with Adam's per-coordinate ``H0`` and history 7
 (``presets.L1_TV_LBFGS``), on the course's the plain method on pixels. ``--history``,
 ``--preconditioner`` and ``--pyramid-levels`` override them (``--pyramid-levels 0
 --preconditioner none --history 10`` is the plain method).

@@ -83,12 +83,15 @@ STYLE = {
 }
 # The course's L-BFGS on a loss with an L1 total variation ("l1", "l1-sum": the TensorFlow
 # tutorial's loss, style_recipes.tutorial_formulation): it moves the image's Laplacian-pyramid
-# bands (2 levels) instead of its pixels, with 5 curvature pairs and Adam's per-coordinate H0
-# (lbfgs.minimize's preconditioner). On the course's L2 total variation the plain method on the
-# pixels (lbfgs.minimize's defaults) stays: at 256 px, after 150 and 300 evaluations, H0 with
-# history 5 changed the loss by -2.1% to +0.2%, the bands by -2.1% to +3.8% (four pairs).
+# bands (2 levels) instead of its pixels, with 7 curvature pairs and Adam's per-coordinate H0
+# (lbfgs.minimize's preconditioner). History 7 against 5 (evaluations to the tutorial Adam's
+# 1000-step loss): astronaut/the_scream 270 vs 306 at 320 px, 249 vs 247 at 192 px;
+# chelsea/starry_night 211 vs 218 and 167 vs 165; coffee/woman_with_hat 256 px 172 vs 168.
+# On the course's L2 total variation the plain method on the pixels (lbfgs.minimize's defaults)
+# stays: at 256 px, after 150 and 300 evaluations, H0 with history 5 changed the loss by -2.1%
+# to +0.2%, the bands by -2.1% to +3.8% (four pairs).
 # StyleTransfer.lbfgs_options; measured in benchmarks/bench_style.py, chapter 04.
-L1_TV_LBFGS = {"history": 5, "preconditioner": "adam", "pyramid_levels": 2}
+L1_TV_LBFGS = {"history": 7, "preconditioner": "adam", "pyramid_levels": 2}
 OPTIMIZERS = ("adam", "gd", "lbfgs", "scipy-lbfgs")
 INITIALIZATIONS = ("content", "noise", "style")
 TV_FORMS = ("l1", "l2", "power", "l1-sum")

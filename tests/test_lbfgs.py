@@ -202,3 +202,77 @@ def test_the_adam_preconditioner_wins_on_a_badly_scaled_kinked_loss():
     assert scaled.loss < 1e-3 * badly_scaled(start)[0]
     with pytest.raises(lbfgs.NeuralArtError, match="preconditioner"):
         lbfgs.minimize(badly_scaled, start, 10, preconditioner="rmsprop")
+
+
+def test_axpy_updates_in_place_and_handles_mixed_dtypes():
+    rng = np.random.default_rng(30)
+    x, y = rng.normal(size=(2, 1000)).astype(np.float32)
+    expected = y + 0.25 * x
+    result = lbfgs.axpy(0.25, x, y)
+    assert result is y  # float32, 1-D, contiguous: BLAS writes into y, no new array
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+    wide = rng.normal(size=1000)  # float64 y with a float32 x: right values in a new array
+    np.testing.assert_allclose(lbfgs.axpy(-2.0, x, wide.copy()), wide - 2.0 * x, rtol=1e-6)
+
+
+def test_two_loop_uses_the_curvatures_it_is_given():
+    rng = np.random.default_rng(31)
+    _, steps, changes = random_pairs(rng, 8, 3)
+    gradient = rng.normal(size=8)
+    curvatures = [s @ y for s, y in zip(steps, changes)]
+    np.testing.assert_allclose(lbfgs.two_loop_direction(gradient, steps, changes,
+                                                        curvatures=curvatures),
+                               lbfgs.two_loop_direction(gradient, steps, changes), rtol=1e-12)
+    wrong = lbfgs.two_loop_direction(gradient, steps, changes, curvatures=[2 * c for c in curvatures])
+    assert np.abs(wrong - lbfgs.two_loop_direction(gradient, steps, changes)).max() > 1e-3
+
+
+def test_minimize_keeps_the_shape_of_x0_and_accepts_read_only_gradients():
+    # The loop works on flat vectors; the loss, the callback and the result see x0's shape.
+    # TensorFlow's outputs come as read-only views, so the loop must never write into them.
+    rng = np.random.default_rng(32)
+    centre = rng.uniform(-2, 2, size=(4, 5, 3)).astype(np.float32)
+    shapes, path = set(), []
+
+    def loss_and_gradient(x):
+        shapes.add(x.shape)
+        gradient = 3 * (x - centre)
+        gradient.setflags(write=False)
+        return float(1.5 * np.sum((x - centre) ** 2)), gradient
+
+    for preconditioner in (None, "adam"):
+        result = lbfgs.minimize(loss_and_gradient, np.zeros((4, 5, 3)), 40,
+                                preconditioner=preconditioner, callback=path.append)
+        assert result.x.shape == (4, 5, 3)
+        np.testing.assert_allclose(result.x, centre, atol=1e-3)
+    assert shapes == {(4, 5, 3)} and {x.shape for x in path} == {(4, 5, 3)}
+
+
+def test_blas_runs_on_one_thread_inside_the_loop_only():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {library["num_threads"] for library in threadpool_info()
+                if library["user_api"] == "blas"}
+
+    inside = []
+
+    def loss_and_gradient(x):
+        inside.append(blas_threads())
+        return float(x @ x), 2 * x
+
+    before = blas_threads()
+    lbfgs.minimize(loss_and_gradient, np.ones(3), 5)
+    assert inside and all(threads == {1} for threads in inside)
+    assert blas_threads() == before
+
+
+def test_the_adam_diagonal_follows_its_formula():
+    moment = lbfgs._SecondMoment(beta=0.9, epsilon=0.1, power=1.5)
+    first, second = np.array([1.0, -2.0, 0.5], np.float32), np.array([3.0, 0.0, -1.0], np.float32)
+    moment.update(first)
+    moment.update(second)
+    mean = 0.9 * first ** 2 + 0.1 * second ** 2
+    root = np.sqrt(mean)
+    np.testing.assert_allclose(moment.mean, mean, rtol=1e-6)
+    np.testing.assert_allclose(moment.diagonal(), (root + 0.1 * root.mean()) ** -1.5, rtol=1e-5)
