@@ -16,11 +16,10 @@ The loss and its gradient come from TensorFlow; the optimiser's own arithmetic i
 NumPy float32 on flat vectors: BLAS dot products and in-place vector updates (:func:`axpy`,
 no temporary arrays), ``s.y`` kept with each pair, and BLAS held to one thread while the loop
 runs, because OpenBLAS threads that spin between calls fight TensorFlow's for a 2-core CPU
-(with a threaded ``axpy`` an evaluation at 320 px took 93 ms instead of 57). Alone, on a
-410 000-long vector (the pyramid bands of a 320 px image) with ``history=5`` and Adam's
-``H0``, that arithmetic costs about 5 ms per evaluation (it was 10 ms with NumPy's
-temporaries); beside TensorFlow an evaluation there takes about 64 ms against 54 ms for the
-bare compiled pass. SciPy's L-BFGS-B costs 2.5 evaluations' worth per step
+(with a threaded ``axpy`` an evaluation of the pyramid bands of a 320 px image took 93 ms;
+on one thread 64 ms, against 54 ms for the bare compiled pass). Alone, on such a 410 000-long
+vector with ``history=5`` and Adam's ``H0``, that arithmetic costs about 5 ms per evaluation
+(10 ms with NumPy's temporaries). SciPy's L-BFGS-B costs 2.5 evaluations' worth per step
 (``benchmarks/bench_style.py``).
 """
 
