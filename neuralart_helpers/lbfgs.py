@@ -19,8 +19,9 @@ runs, because OpenBLAS threads that spin between calls fight TensorFlow's for a 
 (with a threaded ``axpy`` an evaluation of the pyramid bands of a 320 px image took 93 ms;
 on one thread 64 ms, against 54 ms for the bare compiled pass). Alone, on such a 410 000-long
 vector with ``history=5`` and Adam's ``H0``, that arithmetic costs about 5 ms per evaluation
-(10 ms with NumPy's temporaries). SciPy's L-BFGS-B costs 2.5 evaluations' worth per step
-(``benchmarks/bench_style.py``).
+(10 ms with NumPy's temporaries). At 256 px, with a box, it is about 1.5 ms per evaluation;
+SciPy's L-BFGS-B spends 1.5 to 1.8 network passes' worth on its own bookkeeping per
+evaluation (``benchmarks/bench_style.py``).
 """
 
 from __future__ import annotations
@@ -49,12 +50,15 @@ def vdot(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``y + alpha * x`` for 1-D arrays, written into ``y`` when the dtypes match.
+    """``y + alpha * x`` for 1-D arrays, written into ``y`` where BLAS can.
 
     BLAS's ``axpy`` makes one pass and no temporary: on a 1.6 MB float32 vector it took
-    0.045 ms against 0.23 ms for NumPy's ``y += alpha * x`` (2 cores). Use the result:
-    with mixed dtypes ``y`` is left alone and a new array comes back.
+    0.045 ms against 0.23 ms for NumPy's ``y += alpha * x`` (2 cores). It writes into ``y``
+    when ``y`` is writeable and of the wider dtype of the two (float32 and float32, or a
+    float64 ``y``); otherwise ``y`` is left alone and a new array comes back: use the result.
     """
+    if not y.flags.writeable:  # SciPy's wrapper would write into it anyway
+        y = y.copy()
     return blas.get_blas_funcs("axpy", (x, y))(x, y, a=alpha)
 
 
@@ -155,6 +159,9 @@ def minimize(loss_and_gradient: LossAndGradient, x0, max_evaluations: int, *,
         callback: called with the new ``x`` after every accepted step (not with the
             line search's rejected trials), e.g. to draw the path.
 
+    BLAS (NumPy's and SciPy's) runs on one thread until ``minimize`` returns, during the
+    calls to ``loss_and_gradient`` too (TensorFlow does not use it).
+
     Returns:
         A :class:`MinimizeResult`.
     """
@@ -190,7 +197,7 @@ def _search(counter: "_Budget", memory: "_Memory", x, loss, gradient, box,
     """One step's search from ``x``: ``(found, free, stop)``.
 
     ``found`` is :func:`_line_search`'s answer (None if no trial passed) and ``free`` the mask
-    of pixels that could move; ``stop`` is None to go on, else why the loop ends ("" when
+    of pixels that could move (None without a box: all can); ``stop`` is None to go on, else why the loop ends ("" when
     the budget is spent).
     """
     free = _free_mask(x, gradient, *box)
@@ -198,7 +205,7 @@ def _search(counter: "_Budget", memory: "_Memory", x, loss, gradient, box,
     if direction is None:
         return None, free, "the projected gradient is zero: a stationary point"
     length = 1.0 if memory else _first_length(direction, *box)
-    found = _line_search(counter, x, loss, gradient, (direction, slope), length, box,
+    found = _line_search(counter, x, loss, gradient, direction, slope, length, box,
                          sufficient_decrease, max_trials)
     if found is None and (counter.spent or not memory):  # even steepest descent failed
         return None, free, "" if counter.spent else \
@@ -260,7 +267,7 @@ class _Memory:
 
     def direction(self, gradient: np.ndarray, free: np.ndarray | None):
         """``(d, g.d)``: ``d = -H g`` on the free pixels; steepest descent if that is not
-        downhill; ``(None, 0)`` if neither is (the projected gradient is zero)."""
+        downhill; ``(None, 0.0)`` if neither is (the projected gradient is zero)."""
         direction = _masked(two_loop_direction(_masked(gradient, free), self.steps, self.changes,
                                                self.diagonal(), self.curvatures), free)
         slope = vdot(gradient, direction)
@@ -288,7 +295,7 @@ class _SecondMoment:
         return cls(**ADAM_PRECONDITIONER)
 
     def update(self, gradient: np.ndarray) -> None:
-        """``v <- beta v + (1 - beta) g**2`` (in place: no image-sized temporaries but one)."""
+        """``v <- beta v + (1 - beta) g**2``, in place (one temporary array: ``g**2``)."""
         squared = np.square(gradient)
         if self.mean is None:
             self.mean = squared
@@ -304,14 +311,13 @@ class _SecondMoment:
         return np.power(root, -self.power, out=root)
 
 
-def _line_search(counter: "_Budget", x, loss, gradient, direction_and_slope, length, box,
+def _line_search(counter: "_Budget", x, loss, gradient, direction, slope, length, box,
                  sufficient_decrease, max_trials):
     """Backtrack from ``length`` along ``direction`` (``slope`` = g.direction) until Armijo's
     condition holds.
 
     Returns ``(x_new, loss_new, gradient_new, x_new - x)``, or None if no trial passed.
     """
-    direction, slope = direction_and_slope
     for _ in range(max_trials):
         if counter.spent:
             return None

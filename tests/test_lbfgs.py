@@ -211,8 +211,19 @@ def test_axpy_updates_in_place_and_handles_mixed_dtypes():
     result = lbfgs.axpy(0.25, x, y)
     assert result is y  # float32, 1-D, contiguous: BLAS writes into y, no new array
     np.testing.assert_allclose(y, expected, rtol=1e-6)
-    wide = rng.normal(size=1000)  # float64 y with a float32 x: right values in a new array
-    np.testing.assert_allclose(lbfgs.axpy(-2.0, x, wide.copy()), wide - 2.0 * x, rtol=1e-6)
+    wide = rng.normal(size=1000)  # a float64 y is the wider one: written in place
+    expected = wide - 2.0 * x
+    assert lbfgs.axpy(-2.0, x, wide) is wide
+    np.testing.assert_allclose(wide, expected, rtol=1e-6)
+    narrow = y.copy()  # a float32 y with a float64 x: y left alone, a new float64 array back
+    result = lbfgs.axpy(0.5, wide, narrow)
+    assert result is not narrow and result.dtype == np.float64
+    np.testing.assert_array_equal(narrow, y)
+    np.testing.assert_allclose(result, y + 0.5 * wide, rtol=1e-6)
+    locked = y.copy()  # a read-only y (TensorFlow's outputs are) is never written into
+    locked.setflags(write=False)
+    np.testing.assert_allclose(lbfgs.axpy(1.0, x, locked), y + x, rtol=1e-6)
+    np.testing.assert_array_equal(locked, y)
 
 
 def test_two_loop_uses_the_curvatures_it_is_given():
@@ -232,24 +243,26 @@ def test_minimize_keeps_the_shape_of_x0_and_accepts_read_only_gradients():
     # TensorFlow's outputs come as read-only views, so the loop must never write into them.
     rng = np.random.default_rng(32)
     centre = rng.uniform(-2, 2, size=(4, 5, 3)).astype(np.float32)
-    shapes, path = set(), []
+    seen, path = [], []
 
     def loss_and_gradient(x):
-        shapes.add(x.shape)
+        seen.append((x, x.copy()))  # the loop promises never to change an x it evaluated
         gradient = 3 * (x - centre)
         gradient.setflags(write=False)
         return float(1.5 * np.sum((x - centre) ** 2)), gradient
 
-    for preconditioner in (None, "adam"):
+    for preconditioner, box in ((None, {}), ("adam", {}), (None, {"lower": -1.0, "upper": 1.0})):
         result = lbfgs.minimize(loss_and_gradient, np.zeros((4, 5, 3)), 40,
-                                preconditioner=preconditioner, callback=path.append)
+                                preconditioner=preconditioner, callback=path.append, **box)
         assert result.x.shape == (4, 5, 3)
-        np.testing.assert_allclose(result.x, centre, atol=1e-3)
-    assert shapes == {(4, 5, 3)} and {x.shape for x in path} == {(4, 5, 3)}
+        np.testing.assert_allclose(result.x, np.clip(centre, box.get("lower", -9),
+                                                     box.get("upper", 9)), atol=1e-3)
+    assert {x.shape for x, _ in seen} == {(4, 5, 3)} == {x.shape for x in path}
+    assert all(np.array_equal(x, kept) for x, kept in seen)
 
 
 def test_blas_runs_on_one_thread_inside_the_loop_only():
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads():
         return {library["num_threads"] for library in threadpool_info()
@@ -261,10 +274,12 @@ def test_blas_runs_on_one_thread_inside_the_loop_only():
         inside.append(blas_threads())
         return float(x @ x), 2 * x
 
-    before = blas_threads()
-    lbfgs.minimize(loss_and_gradient, np.ones(3), 5)
+    with threadpool_limits(limits=2, user_api="blas"):  # two threads even on a 1-core runner
+        before = blas_threads()
+        lbfgs.minimize(loss_and_gradient, np.ones(3), 5)
+        after = blas_threads()
+    assert before == {2} == after
     assert inside and all(threads == {1} for threads in inside)
-    assert blas_threads() == before
 
 
 def test_the_adam_diagonal_follows_its_formula():
