@@ -197,8 +197,8 @@ def _search(counter: "_Budget", memory: "_Memory", x, loss, gradient, box,
     """One step's search from ``x``: ``(found, free, stop)``.
 
     ``found`` is :func:`_line_search`'s answer (None if no trial passed) and ``free`` the mask
-    of pixels that could move (None without a box: all can); ``stop`` is None to go on, else why the loop ends ("" when
-    the budget is spent).
+    of pixels that could move (None without a box: all can); ``stop`` is None to go on, else
+    why the loop ends ("" when the budget is spent).
     """
     free = _free_mask(x, gradient, *box)
     direction, slope = memory.direction(gradient, free)

@@ -234,7 +234,8 @@ def test_two_loop_uses_the_curvatures_it_is_given():
     np.testing.assert_allclose(lbfgs.two_loop_direction(gradient, steps, changes,
                                                         curvatures=curvatures),
                                lbfgs.two_loop_direction(gradient, steps, changes), rtol=1e-12)
-    wrong = lbfgs.two_loop_direction(gradient, steps, changes, curvatures=[2 * c for c in curvatures])
+    doubled = [2 * c for c in curvatures]
+    wrong = lbfgs.two_loop_direction(gradient, steps, changes, curvatures=doubled)
     assert np.abs(wrong - lbfgs.two_loop_direction(gradient, steps, changes)).max() > 1e-3
 
 
