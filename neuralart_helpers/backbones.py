@@ -20,7 +20,7 @@ mean for SqueezeNet and VGG19, ``[-1, 1]`` for InceptionV3) and ``deprocess`` un
 from __future__ import annotations
 
 import collections
-import contextlib
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -277,33 +277,50 @@ def load_backbone(name: str = presets.DEFAULT_BACKBONE,
                     visualize_layers=spec["visualize_layers"])
 
 
-@contextlib.contextmanager
-def _fresh_layer_names():
-    """Keras's automatic layer names counted from zero while a model is built.
+def _snake_case(name: str) -> str:
+    """``Conv2D`` -> ``conv2d``, ``BatchNormalization`` -> ``batch_normalization``, as Keras names."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
-    Keras numbers unnamed layers across the whole session, so a second InceptionV3 would
-    call its first convolution ``conv2d_94`` and the ``conv2d`` of the presets would not
-    exist. The counters are restored afterwards (to the larger of both), so later
-    automatic names stay unique.
+
+def _fresh_session_names(model: keras.Model) -> dict[str, str]:
+    """``{name: name it would have had in a fresh session}`` for the automatically named layers.
+
+    Keras numbers unnamed layers across the whole session (``conv2d``, ``conv2d_1``, ...), so
+    a second InceptionV3 calls its first convolution ``conv2d_94`` and the ``conv2d`` of the
+    presets would not exist. Within one model the numbers keep their order, so counting
+    each kind of layer from zero gives back the names of a first build.
     """
-    from keras.src.backend.common import global_state
+    numbered: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
+    for layer in model.layers:
+        base = _snake_case(type(layer).__name__)
+        match = re.fullmatch(rf"{re.escape(base)}(?:_(\d+))?", layer.name)
+        if match:
+            numbered[base].append((int(match.group(1) or 0), layer.name))
+    return {name: base if index == 0 else f"{base}_{index}"
+            for base, layers in numbered.items()
+            for index, (_, name) in enumerate(sorted(layers))}
 
-    key = "object_name_uids"
-    before = global_state.get_global_attribute(key) or {}
-    global_state.set_global_attribute(key, collections.defaultdict(int))
-    try:
-        yield
-    finally:
-        merged = collections.defaultdict(int, before)
-        for name, count in (global_state.get_global_attribute(key) or {}).items():
-            merged[name] = max(merged[name], count)
-        global_state.set_global_attribute(key, merged)
+
+def _with_fresh_session_names(model: keras.Model) -> keras.Model:
+    """``model`` itself, or a copy (same weights) whose layers have their first-build names."""
+    names = {old: new for old, new in _fresh_session_names(model).items() if old != new}
+    if not names:
+        return model
+
+    def renamed(layer):
+        config = layer.get_config()
+        config["name"] = names.get(layer.name, layer.name)
+        return type(layer).from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=renamed)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _keras_application(constructor, label: str, weights: str | None) -> keras.Model:
     try:
-        with _fresh_layer_names():
-            return constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
+        model = constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
     except Exception as error:  # noqa: BLE001 - Keras raises bare Exception when offline
         if weights != "imagenet":
             raise
@@ -315,3 +332,4 @@ def _keras_application(constructor, label: str, weights: str | None) -> keras.Mo
             f"keras.applications.{label}(include_top=False)\"` and copy the .h5 file it "
             f"saves into {keras_home() / 'models'}; or use the offline backbone "
             f"'squeezenet'.") from None
+    return _with_fresh_session_names(model)

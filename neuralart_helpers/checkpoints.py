@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 
 def make_checkpoint(gan: GAN) -> tf.train.Checkpoint:
-    """Everything training changes: both networks, both optimizers, the noise generator's state.
+    """Everything training changes: both networks, both optimizers, the noise generator's state
+    and, if the GAN keeps one, the average of the generator's weights.
 
     The discriminator optimizer's ``iterations`` counts the finished steps, which
     is where a resumed run continues. A model with a ``training_state()`` method (a
@@ -37,10 +38,13 @@ def make_checkpoint(gan: GAN) -> tf.train.Checkpoint:
     """
     if hasattr(gan, "training_state"):
         return tf.train.Checkpoint(**gan.training_state())
-    return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
-                               generator_optimizer=gan.generator_optimizer,
-                               discriminator_optimizer=gan.discriminator_optimizer,
-                               seed_state=gan.seed_generator.state)
+    state = dict(generator=gan.generator, discriminator=gan.discriminator,
+                 generator_optimizer=gan.generator_optimizer,
+                 discriminator_optimizer=gan.discriminator_optimizer,
+                 seed_state=gan.seed_generator.state)
+    if gan.generator_average is not None:
+        state["generator_average"] = gan.generator_average
+    return tf.train.Checkpoint(**state)
 
 
 def checkpoint_manager(gan: GAN, directory: str | Path, max_to_keep: int = 3):

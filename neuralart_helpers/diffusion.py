@@ -20,12 +20,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import data, gan, gan_recipes, presets
+from neuralart_helpers import data, gan, presets
 from neuralart_helpers.checkpoints import (  # noqa: F401 - re-exported for the chapter
     checkpoint_manager, read_config, restore_latest, save_checkpoint, steps_done, write_config)
 from neuralart_helpers.diffusion_unet import (  # noqa: F401 - re-exported
     NULL_CLASS, NUM_CLASSES, WIDTHS, residual_block, time_embedding, unet)
 from neuralart_helpers.errors import NeuralArtError
+from neuralart_helpers.training import WeightAverage
 
 SCHEDULES = presets.DIFFUSION_SCHEDULES  # "cosine" (Nichol and Dhariwal 2021), "linear" (Ho et al.)
 TARGETS = presets.DIFFUSION_TARGETS      # "eps": predict the noise; "flow": the velocity eps - x0
@@ -140,10 +141,13 @@ class DiffusionModel(keras.Model):
     ``NULL_CLASS`` with probability ``label_dropout`` so that the same network also
     predicts without a class (classifier-free guidance, ``diffusion_sampling``).
     Randomness is stateless, keyed on ``(seed, step)``: a resumed run draws the same numbers.
+    With ``ema_momentum``, ``average`` keeps a moving average of the network's weights
+    (``training.WeightAverage``), updated after every step; the samplers draw with it.
     """
 
     def __init__(self, network: keras.Model, target: str = "eps", schedule: str = "cosine",
-                 label_dropout: float = 0.15, seed: int = 0, **kwargs):
+                 label_dropout: float = 0.15, seed: int = 0, ema_momentum: float | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         if target not in TARGETS:
             raise NeuralArtError(f"target must be one of {TARGETS}, got {target!r}.")
@@ -156,21 +160,24 @@ class DiffusionModel(keras.Model):
         self.schedule = "straight" if target == "flow" else schedule
         self.label_dropout = float(label_dropout)
         self.conditional = len(network.inputs) == 3  # [images, times, labels]
+        self.average = None if ema_momentum is None else WeightAverage(network, ema_momentum)
         self.built = True  # the network is a built Functional model
 
     def compile(self, optimizer, **kwargs):
         """Attach the optimizer and create its slots (so checkpoints can hold them).
 
-        It is kept as ``network_optimizer``, not Keras's ``optimizer``: ``fit`` would
-        otherwise copy the weight average into the network at the end of every call.
+        It is kept as ``network_optimizer``, outside Keras's single ``optimizer``, as in ``gan.GAN``.
         """
         super().compile(optimizer=None, **kwargs)
         self.network_optimizer = optimizer
         optimizer.build(self.network.trainable_variables)
 
     def training_state(self) -> dict:
-        """What a checkpoint holds: the network, the optimizer (its steps, weight average), the seed."""
-        return {"network": self.network, "optimizer": self.network_optimizer, "seed": self.seed}
+        """What a checkpoint holds: the network, the optimizer (its steps), the seed, the average."""
+        state = {"network": self.network, "optimizer": self.network_optimizer, "seed": self.seed}
+        if self.average is not None:
+            state["average"] = self.average
+        return state
 
     def step_keys(self, count: int = 3):
         """``count`` stateless seeds ``(count, 2)`` for this step and replica, from ``(seed, step)``."""
@@ -207,6 +214,8 @@ class DiffusionModel(keras.Model):
         variables = self.network.trainable_variables
         gradients = tape.gradient(replica_loss, variables)
         self.network_optimizer.apply_gradients(zip(gradients, variables))
+        if self.average is not None:
+            self.average.update()
         return {"loss": loss}
 
     @property
@@ -216,8 +225,8 @@ class DiffusionModel(keras.Model):
         return []
 
     def sampling_network(self) -> keras.Model:
-        """The network that draws: with the optimizer's moving average of the weights, if any."""
-        return gan_recipes.averaged_network(self, self.network, self.network_optimizer)
+        """The network that draws: with the moving average of its weights, if it keeps one."""
+        return self.network if self.average is None else self.average.network_copy()
 
     def generate(self, noise, labels=None) -> np.ndarray:
         """Images ``(N, 28, 28, 1)`` in ``[-1, 1]`` from starting noise ``(N, 28, 28, 1)``.
@@ -265,11 +274,9 @@ def build_diffusion(target: str = TRAIN_DEFAULTS["target"],
     """
     keras.utils.set_random_seed(seed)
     network = unet(tuple(widths), conditional)
-    model = DiffusionModel(network, target, schedule, label_dropout, seed,
+    model = DiffusionModel(network, target, schedule, label_dropout, seed, ema_momentum,
                            name=f"{'conditional_' if conditional else ''}{target}_diffusion")
-    optimizer = (keras.optimizers.Adam(learning_rate) if ema_momentum is None else
-                 keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=ema_momentum))
-    model.compile(optimizer, jit_compile=jit_compile)
+    model.compile(keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
     return model
 
 

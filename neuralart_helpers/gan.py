@@ -23,11 +23,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from neuralart_helpers import data, gan_recipes, images as image_io, presets
+from neuralart_helpers import data, images as image_io, presets
 from neuralart_helpers.checkpoints import (  # noqa: F401 - section 7, re-exported for the chapter
     checkpoint_manager, make_checkpoint, read_config, restore_latest, save_checkpoint, steps_done,
     write_config)
 from neuralart_helpers.errors import NeuralArtError
+from neuralart_helpers.training import WeightAverage
 from neuralart_helpers.gan_networks import (  # noqa: F401 - sections 2, 6 and 8, re-exported
     LATENT_DIM, MODELS, NUM_CLASSES, RECIPES, RESIZE_KERNEL, TRANSPOSE_KERNEL, UPSAMPLING,
     build_models, conditional_mlp_discriminator, conditional_mlp_generator, dcgan_discriminator,
@@ -46,7 +47,7 @@ def discriminator_loss(real_logits, fake_logits, real_label: float = 1.0):
     """``-mean log D(x) - mean log(1 - D(G(z)))`` computed from logits.
 
     Binary cross-entropy with target ``real_label`` (1, or 0.9 for one-sided label
-    smoothing, ``gan_recipes``) for real images and 0 for generated ones.
+    smoothing, Salimans et al. 2016) for real images and 0 for generated ones.
     Args are logits of any shape (``D = sigmoid(logit)``); returns a scalar.
     At the start of training (``D = 1/2`` everywhere) it equals ``2 ln 2 = 1.386``.
     """
@@ -67,17 +68,9 @@ def generator_loss(fake_logits):
         keras.ops.ones_like(fake_logits), fake_logits, from_logits=True))
 
 
-def make_optimizer(learning_rate: float = LEARNING_RATE, beta_1: float = BETA_1,
-                   ema_momentum: float | None = None):
-    """Adam as in DCGAN: learning rate 2e-4, ``beta_1 = 0.5``.
-
-    With ``ema_momentum`` it also keeps a moving average of the weights it updates
-    (``use_ema``; ``gan_recipes.sampling_generator`` draws with it).
-    """
-    if ema_momentum is None:
-        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
-    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, use_ema=True,
-                                 ema_momentum=ema_momentum)
+def make_optimizer(learning_rate: float = LEARNING_RATE, beta_1: float = BETA_1):
+    """Adam as in DCGAN: learning rate 2e-4, ``beta_1 = 0.5``."""
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
 
 
 class GAN(keras.Model):
@@ -89,7 +82,9 @@ class GAN(keras.Model):
     conditional GAN (``conditional``): it trains on ``(images, labels)`` batches and
     both networks see the label. Noise comes from a ``keras.random.SeedGenerator``
     seeded with ``seed``, whose state is saved in checkpoints. ``real_label`` is the
-    discriminator's target for real images (0.9: one-sided label smoothing).
+    discriminator's target for real images (0.9: one-sided label smoothing). With
+    ``ema_momentum``, ``generator_average`` keeps a moving average of the generator's
+    weights (``training.WeightAverage``), updated after every step; ``generate`` draws with it.
 
     Example:
         generator, discriminator = build_models("mlp", seed=0)
@@ -99,7 +94,7 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, seed: int = 0,
-                 real_label: float = 1.0, **kwargs):
+                 real_label: float = 1.0, ema_momentum: float | None = None, **kwargs):
         super().__init__(**kwargs)
         self.real_label = float(real_label)
         self.generator = generator
@@ -107,6 +102,8 @@ class GAN(keras.Model):
         self.conditional = len(generator.inputs) == 2  # [noise, label]: a conditional GAN
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.generator_average = (None if ema_momentum is None else
+                                  WeightAverage(generator, ema_momentum))
         self.built = True  # both networks are built Functional models
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
@@ -170,6 +167,8 @@ class GAN(keras.Model):
         real_images, labels = batch if self.conditional else (batch, None)
         d_loss = self.discriminator_step(real_images, labels)
         g_loss = self.generator_step(tf.shape(real_images)[0], labels)
+        if self.generator_average is not None:
+            self.generator_average.update()
         return {"d_loss": d_loss, "g_loss": g_loss}
 
     def generate(self, noise, labels=None) -> np.ndarray:
@@ -181,15 +180,21 @@ class GAN(keras.Model):
         Runs the generator with ``training=False``: BatchNorm uses its moving
         averages, so an image depends on its own noise only, not on the batch. With
         an EMA of the weights (``build_gan`` of a recipe that has one) the averaged
-        weights draw (``gan_recipes.sampling_generator``).
+        weights draw (``sampling_generator``).
         """
         labels = self.check_labels(len(noise), labels)
-        generator = gan_recipes.sampling_generator(self)
+        generator = self.sampling_generator()
         return np.concatenate([  # in chunks, to bound memory for many samples
             keras.ops.convert_to_numpy(generator(
                 _inputs(noise[start:start + 1000], None if labels is None else
                         labels[start:start + 1000]), training=False))
             for start in range(0, len(noise), 1000)])
+
+    def sampling_generator(self) -> keras.Model:
+        """The network that draws: the generator, with its averaged weights if it keeps an average."""
+        if self.generator_average is None:
+            return self.generator
+        return self.generator_average.network_copy()
 
     def check_labels(self, count: int, labels=None) -> np.ndarray | None:
         """``labels`` as int32 ``(count,)`` for a conditional GAN (cycling 0..9 if ``None``).
@@ -238,11 +243,10 @@ def build_gan(model: str = TRAIN_DEFAULTS["model"], seed: int = 0, upsampling: s
     networks = recipe.get("networks", model)
     generator, discriminator = build_models(model, latent_dim, upsampling, seed, kernel_size)
     gan = GAN(generator, discriminator, seed=seed, real_label=recipe.get("real_label", 1.0),
-              name=f"{model.replace('-', '_')}_gan")
+              ema_momentum=recipe.get("ema_momentum"), name=f"{model.replace('-', '_')}_gan")
     rates = recipe.get("learning_rates", (LEARNING_RATE, LEARNING_RATE))
     generator_rate, discriminator_rate = (learning_rate, learning_rate) if learning_rate is not None else rates
-    gan.compile(make_optimizer(generator_rate, ema_momentum=recipe.get("ema_momentum")),
-                make_optimizer(discriminator_rate),
+    gan.compile(make_optimizer(generator_rate), make_optimizer(discriminator_rate),
                 jit_compile=_replicas() == 1 and (presets.GAN_JIT_COMPILE[networks]
                                                   if jit_compile is None else jit_compile))
     return gan

@@ -77,9 +77,11 @@ def receptive_field(network, layer: str, axis: int = 0) -> Field:
         layer: a layer name.
     """
     model = getattr(network, "model", network)
+    producer = {id(current.output): current.name for current in model.layers}
     fields: dict[str, Field] = {}
     for current in model.layers:
-        parents = [t._keras_history.operation.name for t in current._inbound_nodes[0].input_tensors]
+        inputs = [] if isinstance(current, keras.layers.InputLayer) else current.input
+        parents = [producer[id(tensor)] for tensor in keras.tree.flatten(inputs)]
         if not parents:
             fields[current.name] = Field(1, 1, 0.0)
             continue

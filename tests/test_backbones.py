@@ -206,3 +206,23 @@ def test_missing_weights_say_where_to_put_them(tmp_path, monkeypatch):
         backbones.load_backbone("squeezenet")
     assert str(tmp_path / "models" / "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5") \
         in str(error.value)
+
+
+def test_renaming_to_first_build_names_keeps_the_weights_and_the_order():
+    import keras
+
+    def small():
+        inputs = keras.Input((8, 8, 3))
+        x = keras.layers.Conv2D(4, 3)(inputs)
+        x = keras.layers.Conv2D(4, 1)(keras.layers.BatchNormalization()(x))
+        return keras.Model(inputs, keras.layers.Conv2D(2, 1)(x))
+
+    small()  # a first build takes the names conv2d, conv2d_1, ...
+    later = small()
+    renamed = backbones._with_fresh_session_names(later)
+    names = [layer.name for layer in renamed.layers[1:]]
+    assert names == ["conv2d", "batch_normalization", "conv2d_1", "conv2d_2"]
+    assert [layer.name for layer in later.layers[1:]] != names  # the original kept its own names
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    np.testing.assert_array_equal(renamed(x).numpy(), later(x).numpy())
+    assert backbones._with_fresh_session_names(renamed) is renamed  # nothing left to rename

@@ -1,4 +1,4 @@
-"""The training recipe of chapter 05's GAN: EMA of the generator's weights, label smoothing."""
+"""The weight average (training.WeightAverage) and the training recipe of chapter 05's GAN."""
 
 import math
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from neuralart_helpers import data, gan, gan_recipes, presets
+from neuralart_helpers import data, diffusion, gan, presets, training
+from neuralart_helpers.errors import NeuralArtError
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,8 @@ def values(variables) -> list[np.ndarray]:
 
 def ema_gan(momentum: float) -> gan.GAN:
     generator, discriminator = gan.build_models("mlp", seed=0)
-    model = gan.GAN(generator, discriminator, seed=0)
-    model.compile(gan.make_optimizer(ema_momentum=momentum), gan.make_optimizer())
+    model = gan.GAN(generator, discriminator, seed=0, ema_momentum=momentum)
+    model.compile(gan.make_optimizer(), gan.make_optimizer())
     return model
 
 
@@ -36,8 +37,8 @@ def test_the_ema_equals_the_closed_form_average_of_the_weights_after_each_step(r
     # average_4 = m^3 w_1 + (1 - m) (m^2 w_2 + m w_3 + w_4).
     coefficients = [momentum ** 3, (1 - momentum) * momentum ** 2, (1 - momentum) * momentum,
                     1 - momentum]
-    averages = values(gan_recipes.averaged_weights(model.generator_optimizer))
-    assert len(averages) == len(weights[0])
+    averages = values(model.generator_average.averages)
+    assert len(averages) == len(weights[0]) and int(model.generator_average.updates) == 4
     for index, average in enumerate(averages):
         expected = sum(c * step_weights[index] for c, step_weights in zip(coefficients, weights))
         np.testing.assert_allclose(average, expected, rtol=1e-5, atol=1e-6)
@@ -53,7 +54,7 @@ def test_generate_draws_with_the_averaged_weights_and_leaves_training_untouched(
     for old, new in zip(before, values(model.variables + model.generator_optimizer.variables)):
         np.testing.assert_array_equal(old, new)
     averaged = keras.models.clone_model(model.generator)
-    averages = iter(values(gan_recipes.averaged_weights(model.generator_optimizer)))
+    averages = iter(values(model.generator_average.averages))
     averaged.set_weights([next(averages) if variable.trainable else variable.numpy()
                           for variable in model.generator.weights])
     np.testing.assert_allclose(samples, averaged(noise, training=False).numpy(), atol=1e-6)
@@ -62,8 +63,8 @@ def test_generate_draws_with_the_averaged_weights_and_leaves_training_untouched(
 
 def test_without_an_ema_generate_uses_the_generator_itself():
     model = gan.build_gan("mlp", seed=0)
-    assert gan_recipes.averaged_weights(model.generator_optimizer) is None
-    assert gan_recipes.sampling_generator(model) is model.generator
+    assert model.generator_average is None
+    assert model.sampling_generator() is model.generator
 
 
 def test_one_sided_label_smoothing_changes_the_loss_by_the_expected_amount():
@@ -87,10 +88,54 @@ def test_the_default_model_is_a_recipe_and_build_gan_applies_it():
     recipe = presets.GAN_RECIPES[name]
     model = gan.build_gan(seed=0)
     assert model.name == f"{name.replace('-', '_')}_gan" and name in presets.GAN_MODELS
-    assert model.generator_optimizer.use_ema
-    assert math.isclose(model.generator_optimizer.ema_momentum, recipe["ema_momentum"])
-    assert not model.discriminator_optimizer.use_ema
+    assert math.isclose(model.generator_average.momentum, recipe["ema_momentum"])
     assert model.real_label == recipe["real_label"]
     rates = (float(model.generator_optimizer.learning_rate),
              float(model.discriminator_optimizer.learning_rate))
     np.testing.assert_allclose(rates, recipe["learning_rates"])
+
+
+def test_a_momentum_outside_zero_to_one_is_refused():
+    generator, _ = gan.build_models("mlp", seed=0)
+    for momentum in (1.0, -0.1, 1.5):
+        with pytest.raises(NeuralArtError, match=r"momentum must be in \[0, 1\)"):
+            training.WeightAverage(generator, momentum)
+
+
+def test_before_the_first_update_the_copy_is_the_network_and_momentum_zero_copies_it():
+    generator, _ = gan.build_models("mlp", seed=0)
+    average = training.WeightAverage(generator, 0.0)
+    assert average.network_copy() is generator
+    for weight in generator.trainable_variables:
+        weight.assign(weight + 1.0)
+    average.update()
+    for kept, weight in zip(values(average.averages), values(generator.trainable_variables)):
+        np.testing.assert_array_equal(kept, weight)  # m = 0: the average is the last weights
+
+
+@pytest.mark.parametrize("kind", ["gan", "diffusion"])
+def test_a_resumed_run_continues_the_average_exactly(tmp_path, real_images, kind):
+    """Two epochs in one go, or one epoch, a checkpoint, a fresh model and one more epoch."""
+    def build():
+        if kind == "gan":
+            return gan.build_gan("mlp-ema", seed=0, jit_compile=False)
+        return diffusion.build_diffusion("eps", widths=(8, 16, 16), seed=0)
+
+    def train(model, epochs, manager=None):
+        trainer = gan.train_gan if kind == "gan" else diffusion.train_diffusion
+        trainer(model, real_images[:128], epochs, batch_size=64, verbose=0, manager=manager)
+
+    def average_of(model):
+        return model.generator_average if kind == "gan" else model.average
+
+    whole = build()
+    train(whole, 2)
+    first = build()
+    train(first, 1, gan.checkpoint_manager(first, tmp_path))
+    resumed = build()
+    assert gan.restore_latest(resumed, tmp_path) == 2
+    train(resumed, 2)
+    assert int(average_of(resumed).updates) == int(average_of(whole).updates) == 4
+    for expected, got in zip(values(average_of(whole).averages),
+                             values(average_of(resumed).averages)):
+        np.testing.assert_array_equal(expected, got)
