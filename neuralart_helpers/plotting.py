@@ -82,6 +82,22 @@ def plot_losses(curves: Mapping[str, Sequence[float]], title: str = "Loss",
     return figure
 
 
+def glue_value(key: str, value):
+    """Offer a number (or short text) a cell computed to the chapter's prose; return ``value``.
+
+    With myst-nb installed (it comes with jupyter-book), ``glue`` stores ``value`` under
+    ``key`` as a hidden output, and the prose quotes it with ``{glue:text}`key:.1f` ``, so a
+    sentence says what this build printed, on any machine. Without myst-nb (Colab, say) it
+    only returns ``value``.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return value
+    glue(key, value, display=False)
+    return value
+
+
 def glue_cover(key: str, image: np.ndarray, max_dim: int = 360) -> None:
     """Offer ``image`` to the book's front page, which shows each chapter's best picture.
 

@@ -31,7 +31,7 @@ def test_titles_must_match_the_pictures():
 
 
 def test_glue_cover_offers_a_small_png_to_the_front_page(monkeypatch):
-    import myst_nb
+    myst_nb = pytest.importorskip("myst_nb")  # comes with jupyter-book, not on Colab
     from IPython.core.formatters import format_display_data
 
     glued = {}
@@ -44,3 +44,11 @@ def test_glue_cover_offers_a_small_png_to_the_front_page(monkeypatch):
     pixels = np.asarray(picture)
     assert tuple(pixels[100, 10]) == (255, 128, 0) and tuple(pixels[100, 90]) == (0, 0, 0)
     assert "image/png" in format_display_data(picture)[0]  # what the book stores and pastes
+
+
+def test_glue_value_offers_the_number_to_the_prose_and_returns_it(monkeypatch):
+    myst_nb = pytest.importorskip("myst_nb")
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display: glued.update({key: (value, display)}))
+    assert plotting.glue_value("speedup_04", 3.25) == 3.25
+    assert glued == {"speedup_04": (3.25, False)}
