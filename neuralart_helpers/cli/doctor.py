@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import platform
 
-from neuralart_helpers import assets
+from neuralart_helpers import assets, environment
 
 
 def register(subparsers) -> None:
@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
     gpus = tf.config.list_physical_devices("GPU")
     print(f"python {platform.python_version()}, tensorflow {tf.__version__}, keras {keras.__version__}")
+    for sentence in environment.problems(environment.found_versions(), environment.ranges()):
+        print(f"version: {sentence}")
     print(f"GPU: {', '.join(gpu.name for gpu in gpus) if gpus else 'none visible (CPU is fine for this course)'}")
     if missing:
         print(f"{missing} asset(s) not ready: run `neuralart fetch` (online) or "
