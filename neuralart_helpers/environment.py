@@ -41,8 +41,13 @@ def found_versions(names=CHECKED) -> dict[str, str | None]:
     return versions
 
 
-def problems(versions: dict[str, str | None], required: dict[str, Requirement]) -> list[str]:
-    """One sentence per version that does not fit its range, saying what to run instead."""
+def problems(versions: dict[str, str | None], required: dict[str, Requirement],
+             loaded_tensorflow: str | None = None) -> list[str]:
+    """One sentence per version that does not fit its range, saying what to run instead.
+
+    ``loaded_tensorflow``: the version this Python has already imported, if any; when it
+    differs from the installed one (pip replaced it), the runtime must be restarted.
+    """
     found = []
     for name, version in versions.items():
         specifier = required[name].specifier if name in required else None
@@ -56,10 +61,9 @@ def problems(versions: dict[str, str | None], required: dict[str, Requirement]) 
             what = "is not installed" if version is None else f"{version} does not fit"
             found.append(f"{name} {what} (the course needs {specifier}): run "
                          f"`pip install '{name}{specifier}'`, then restart the runtime.")
-    loaded = sys.modules.get("tensorflow")
-    version = getattr(loaded, "__version__", None)
-    if version and versions.get("tensorflow") and Version(version) != Version(versions["tensorflow"]):
-        found.append(f"TensorFlow {version} is loaded but {versions['tensorflow']} is "
+    installed = versions.get("tensorflow")
+    if loaded_tensorflow and installed and Version(loaded_tensorflow) != Version(installed):
+        found.append(f"TensorFlow {loaded_tensorflow} is loaded but {installed} is "
                      f"installed: restart the runtime and run this cell again.")
     return found
 
@@ -68,7 +72,8 @@ def report(stream=None) -> bool:
     """Print the versions found and, for each one out of range, what to do; True when all fit."""
     stream = stream or sys.stdout
     versions = found_versions()
-    trouble = problems(versions, ranges())
+    loaded = getattr(sys.modules.get("tensorflow"), "__version__", None)
+    trouble = problems(versions, ranges(), loaded)
     listed = ", ".join(f"{name} {version}" for name, version in versions.items())
     print(f"{listed}: {'these do not fit the course' if trouble else 'all fit the course'}.",
           file=stream)

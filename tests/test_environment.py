@@ -87,6 +87,9 @@ def test_versions_out_of_range_are_named_with_what_to_run():
     assert "tensorflow 2.18.1 does not fit" in sentences[1]
     assert f"pip install 'tensorflow{required['tensorflow'].specifier}'" in sentences[1]
     assert sentences[2].startswith("keras is not installed")
+    replaced = environment.problems(fitting, required, loaded_tensorflow="2.19.1")
+    assert replaced == ["TensorFlow 2.19.1 is loaded but 2.20.0 is installed: restart the "
+                        "runtime and run this cell again."]
 
 
 def test_the_report_prints_the_versions_of_this_python(capsys):

@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
     gpus = tf.config.list_physical_devices("GPU")
     print(f"python {platform.python_version()}, tensorflow {tf.__version__}, keras {keras.__version__}")
-    for sentence in environment.problems(environment.found_versions(), environment.ranges()):
+    for sentence in environment.problems(environment.found_versions(), environment.ranges(),
+                                         tf.__version__):
         print(f"version: {sentence}")
     print(f"GPU: {', '.join(gpu.name for gpu in gpus) if gpus else 'none visible (CPU is fine for this course)'}")
     if missing:
