@@ -23,9 +23,10 @@ def labelled():
 
 
 def all_values(model: diffusion.DiffusionModel) -> list[np.ndarray]:
-    """Every number training changes: the network's weights and the optimizer's (EMA included)."""
+    """Every number training changes: the network's weights, the optimizer's, the weight average."""
+    average = list(model.average.variables) if model.average is not None else []
     return [keras.ops.convert_to_numpy(variable).copy()
-            for variable in model.network.variables + model.network_optimizer.variables]
+            for variable in model.network.variables + model.network_optimizer.variables + average]
 
 
 def randomise_output_layer(network: keras.Model, seed: int = 0) -> None:
@@ -195,7 +196,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(conditional, labe
 
 @pytest.fixture(scope="module")
 def trained(labelled):
-    """A conditional eps model after 10 steps (weights averaged by the optimizer's EMA)."""
+    """A conditional eps model after 10 steps (drawing with its moving average of the weights)."""
     images, labels = labelled
     model = diffusion.build_diffusion("eps", conditional=True, widths=TINY, seed=0)
     diffusion.train_diffusion(model, images, 2, 64, verbose=0, labels=labels)

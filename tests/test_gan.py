@@ -24,9 +24,11 @@ def real_images():
 
 
 def all_values(model: gan.GAN) -> list[np.ndarray]:
-    """Every number training changes: weights, BatchNorm statistics, optimizer slots, noise state."""
+    """Every number training changes: weights, BatchNorm statistics, optimizer slots, noise state,
+    the generator's weight average."""
+    average = list(model.generator_average.variables) if model.generator_average else []
     variables = (model.variables + model.generator_optimizer.variables
-                 + model.discriminator_optimizer.variables)
+                 + model.discriminator_optimizer.variables + average)
     return [keras.ops.convert_to_numpy(variable).copy() for variable in variables]
 
 
