@@ -90,6 +90,8 @@ def glue_value(key: str, value):
     sentence says what this build printed, on any machine. Without myst-nb (Colab, say) it
     only returns ``value``.
     """
+    if isinstance(value, np.generic):  # a NumPy scalar: glue formats Python numbers only
+        value = value.item()
     try:
         from myst_nb import glue
     except ImportError:

@@ -134,6 +134,7 @@ def test_minimum_size(squeezenet):
         squeezenet.check_size(size - 1, 500)
 
 
+@pytest.mark.slow
 def test_classic_minimum_size_is_exact(classic):
     size = classic.min_size
     assert min(classic.model(tf.zeros((1, size, size, 3))).shape[1:3]) == 1
@@ -146,6 +147,7 @@ def test_classic_minimum_size_is_exact(classic):
     assert min(smaller.shape[1:3]) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", backbones.BACKBONES)
 def test_preprocess_round_trip(name):
     backbone = backbones.load_backbone(name, weights=None)
@@ -162,6 +164,7 @@ def test_caffe_preprocess_values():
     np.testing.assert_allclose(backbones.inception_preprocess(red).numpy(), [[[1.0, -1.0, -1.0]]])
 
 
+@pytest.mark.slow
 def test_presets_name_real_layers(squeezenet, classic):
     for backbone in (squeezenet, classic):
         backbone.check_layers(list(backbone.dream_layers) + list(backbone.style_layers)
@@ -169,6 +172,7 @@ def test_presets_name_real_layers(squeezenet, classic):
         assert all(weight > 0 for weight in backbone.dream_layers.values())
 
 
+@pytest.mark.slow
 def test_classic_presets_match_the_papers():
     inception = backbones.load_backbone("inception_v3", weights=None)
     assert inception.dream_layers == {"mixed4": 1.0, "mixed5": 1.5, "mixed6": 2.0, "mixed7": 2.5}
@@ -177,6 +181,7 @@ def test_classic_presets_match_the_papers():
     assert vgg.content_layer == "block5_conv2"
 
 
+@pytest.mark.slow
 def test_a_second_inception_keeps_the_preset_layer_names():
     # Keras numbers unnamed layers across the session: without care the second copy's first
     # convolution is "conv2d_94", and the "conv2d" style layer of the preset is gone.
@@ -189,6 +194,7 @@ def test_a_second_inception_keeps_the_preset_layer_names():
     assert keras.layers.Conv2D(1, 1).name not in first.layer_names  # later names stay unique
 
 
+@pytest.mark.slow
 def test_classic_extractor_runs_with_random_weights(classic):
     layer = next(iter(classic.dream_layers))
     out = classic.extractor([layer])(classic.preprocess(tf.zeros((1, 96, 96, 3))))

@@ -12,6 +12,8 @@ from neuralart_helpers.cli import main
 from test_cli_gan import one_line_errors, quick_classifier  # noqa: F401 - fixtures, as for the GAN
 from test_diffusion import all_values
 
+pytestmark = pytest.mark.slow  # every test here trains or restores a run through the CLI
+
 # The saved run: a tiny conditional U-Net, 128 images in batches of 64 = 2 steps an epoch.
 TRAIN = ["diffusion", "train", "--conditional", "--target", "flow", "--widths", "8", "16", "16", "--limit", "128",
          "--batch-size", "64", "--seed", "3", "--quiet"]

@@ -11,6 +11,8 @@ from neuralart_helpers import cli, data, gan, images, metrics
 from neuralart_helpers.cli import main
 from test_gan import all_values, damage_checkpoint  # as in the library tests
 
+pytestmark = pytest.mark.slow  # every test here trains or restores a run through the CLI
+
 # The saved run: an MLP, 128 images in batches of 64 = 2 steps per epoch, seed 3.
 TRAIN = ["gan", "train", "--model", "mlp", "--limit", "128", "--batch-size", "64", "--seed", "3",
          "--quiet"]

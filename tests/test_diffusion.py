@@ -128,6 +128,7 @@ def test_time_embedding_is_sinusoidal():
 # --- Training -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target, conditional", [("eps", False), ("flow", True)])
 def test_the_loss_falls_on_a_tiny_run(target, conditional, labelled):
     images, labels = labelled
@@ -139,6 +140,7 @@ def test_the_loss_falls_on_a_tiny_run(target, conditional, labelled):
     assert np.mean(losses[-6:]) < 0.8 * np.mean(losses[:4]), np.round(losses, 3)
 
 
+@pytest.mark.slow
 def test_fit_reports_the_last_steps_loss_not_zero(labelled):
     images, _ = labelled
     model = diffusion.build_diffusion("flow", widths=TINY, seed=0)
@@ -171,6 +173,7 @@ def test_label_dropout_replaces_about_the_share_asked_for():
     assert abs(np.mean(dropped == diffusion.NULL_CLASS) - 0.2) < 0.02
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("conditional", [False, True])
 def test_resume_after_interruption_equals_an_uninterrupted_run(conditional, labelled, tmp_path):
     images, labels = labelled  # 320 images: 5 steps per epoch at batch 64
@@ -203,6 +206,7 @@ def trained(labelled):
     return model
 
 
+@pytest.mark.slow
 def test_ddim_without_noise_is_deterministic_for_a_seed(trained):
     first = diffusion_sampling.sample_ddim(trained, 6, steps=4, seed=3)
     again = diffusion_sampling.sample_ddim(trained, 6, steps=4, seed=3)
@@ -355,6 +359,7 @@ def test_sampling_checks_its_settings(trained):
             call()
 
 
+@pytest.mark.slow
 def test_euler_on_a_flow_model_draws_images(labelled):
     images, _ = labelled
     model = diffusion.build_diffusion("flow", widths=TINY)
@@ -397,5 +402,6 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_training_under_mirrored_strategy_on_two_cpus(tmp_path):
     run_on_two_cpus(MIRRORED_SCRIPT, tmp_path)

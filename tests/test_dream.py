@@ -215,6 +215,7 @@ def test_dream_reports_a_non_finite_loss(squeezenet, photo):
     np.testing.assert_allclose(out, photo, atol=1e-3)  # nothing good came after the start
 
 
+@pytest.mark.slow
 def test_inception_preset_runs_one_octave_with_random_weights():
     inception = backbones.load_backbone("inception_v3", weights=None)
     model = dream.DreamModel(inception)

@@ -33,6 +33,7 @@ def test_chapters_01_to_04_have_one_open_exercise(path):
 
 @pytest.mark.parametrize("path, solution, check", CASES,
                          ids=[f"{p.stem}-cell{s}" for p, s, _ in CASES])
+@pytest.mark.slow
 def test_check_passes_on_reference_and_fails_on_stub(path, solution, check):
     notebook = nbformat.read(path, as_version=4)
     reference = notebook.cells[solution].source

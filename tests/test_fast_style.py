@@ -107,6 +107,7 @@ def test_train_step_scores_the_jittered_crops(squeezenet, painting, photos):
     assert abs(float(unjittered["total"]) / float(expected["total"]) - 1) > 1e-3
 
 
+@pytest.mark.slow
 def test_training_compiles_with_xla(squeezenet, painting, photos):
     # On a GPU Keras compiles with XLA by default ("auto"): the jitter must keep static shapes.
     trainer = _trainer(squeezenet, painting)
@@ -119,6 +120,7 @@ def _trainer(squeezenet, painting, seed=0):
     return fast_style.make_trainer(squeezenet, painting, seed=seed, learning_rate=1e-2, **TINY)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_on_a_held_out_crop(squeezenet, painting, photos):
     trainer = _trainer(squeezenet, painting)
     held_out = images.content_photo("chelsea", max_dim=64)[None, :32, :32]
@@ -132,6 +134,7 @@ def test_training_lowers_the_loss_on_a_held_out_crop(squeezenet, painting, photo
     assert loss() < 0.8 * before  # measured: 0.72 after 40 steps (seeds 0 and 1), 36 px crops
 
 
+@pytest.mark.slow
 def test_resume_equals_an_uninterrupted_run(squeezenet, painting, photos, tmp_path):
     options = {"crop_size": 36, "batch_size": 2, "verbose": 0}
     whole = _trainer(squeezenet, painting)
@@ -215,6 +218,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert "holds no checkpoint" in capsys.readouterr().err.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_cli_trains_resumes_and_paints(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NEURALART_DEBUG", "1")
     monkeypatch.setitem(fast_style.FAST_STYLE, "filters", 4)  # a tiny, fast network
@@ -255,6 +259,7 @@ def test_cli_trains_resumes_and_paints(tmp_path, capsys, monkeypatch):
     assert "--steps would be ignored" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_restore_refuses_damaged_and_foreign_checkpoints(squeezenet, painting, photos, tmp_path):
     from neuralart_helpers.errors import CheckpointError
 

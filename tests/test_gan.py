@@ -126,6 +126,7 @@ def test_generate_uses_moving_statistics_so_a_sample_ignores_its_batch(real_imag
     np.testing.assert_allclose(alone[0], together[0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_short_run_on_real_data_keeps_the_game_going(real_images):
     model = gan.build_gan("mlp", seed=0)
     losses = gan.train_gan(model, real_images, epochs=2, batch_size=64, verbose=0)
@@ -137,6 +138,7 @@ def test_short_run_on_real_data_keeps_the_game_going(real_images):
     assert spread > 0.25 * np.mean(np.std(real_images, axis=0))
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_is_exact(real_images, tmp_path):
     model = gan.build_gan("mlp", seed=5)
     gan.train_gan(model, real_images[:256], epochs=1, batch_size=64, verbose=0)
@@ -168,6 +170,7 @@ def damage_checkpoint(prefix, how: str) -> str:
     return path.name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["truncated data", "garbage index"])
 def test_a_damaged_checkpoint_names_its_file_and_falls_back_once_deleted(how, real_images, tmp_path):
     model = gan.build_gan("mlp", seed=0)
@@ -227,6 +230,7 @@ class InterruptAt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name", ["mlp", "dcgan", "mlp-ema"])
 def test_resume_after_interruption_equals_an_uninterrupted_run(model_name, real_images, tmp_path):
     images = real_images[:320]  # 5 steps per epoch at batch 64
@@ -288,6 +292,7 @@ def test_conditional_training_needs_labels_and_an_unconditional_one_refuses_them
             data.gan_dataset(images[:128], 64, labels=bad)
 
 
+@pytest.mark.slow
 def test_a_short_conditional_run_draws_the_class_asked_for():
     pixels, labels = data.load_fashion_mnist("train")
     images, labels = data.scale_images(pixels[:30016]), labels[:30016]  # 469 steps an epoch
@@ -306,6 +311,7 @@ def test_a_short_conditional_run_draws_the_class_asked_for():
     assert np.all(after >= 0.5 * real), np.round([after, real], 2)
 
 
+@pytest.mark.slow
 def test_conditional_resume_after_interruption_equals_an_uninterrupted_run(labelled_images,
                                                                            tmp_path):
     images, labels = labelled_images[0][:320], labelled_images[1][:320]
@@ -323,6 +329,7 @@ def test_conditional_resume_after_interruption_equals_an_uninterrupted_run(label
         np.testing.assert_array_equal(expected, value)
 
 
+@pytest.mark.slow
 def test_checkpoints_after_every_epoch(real_images, tmp_path):
     model = gan.build_gan("mlp", seed=0)
     manager = gan.checkpoint_manager(model, tmp_path, max_to_keep=5)
@@ -331,6 +338,7 @@ def test_checkpoints_after_every_epoch(real_images, tmp_path):
     assert not list(tmp_path.glob("*temp*"))
 
 
+@pytest.mark.slow
 def test_image_grid_and_snapshots(real_images, tmp_path):
     grid = gan.image_grid(real_images[:6], ncols=4, padding=2)
     assert grid.shape == (2 * 30 + 2, 4 * 30 + 2, 3) and grid.dtype == np.float32
@@ -357,6 +365,7 @@ def step_clock(model: gan.GAN):
     return lambda: float(gan.steps_done(model))
 
 
+@pytest.mark.slow
 def test_time_limit_stops_at_the_first_step_after_it_and_resumes_exactly(real_images, tmp_path):
     images = real_images[:320]  # 5 steps per epoch at batch 64
     uninterrupted = gan.build_gan("mlp", seed=1)
@@ -496,5 +505,6 @@ def run_on_two_cpus(script: str, checkpoint_dir) -> None:
     assert result.stdout.strip().endswith("OK")
 
 
+@pytest.mark.slow
 def test_training_under_mirrored_strategy_on_two_cpus(tmp_path):
     run_on_two_cpus(MIRRORED_SCRIPT, tmp_path)

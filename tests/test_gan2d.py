@@ -110,6 +110,7 @@ def test_losses_share_the_course_gan_losses():
         gan2d.train_2d("wgan-gp", steps=1, real_target=0.9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", gan2d.LOSSES)
 def test_each_loss_runs_and_its_discriminator_lowers_its_loss(loss):
     keras.utils.set_random_seed(0)
@@ -141,6 +142,7 @@ def test_snapshots_are_taken_every_so_many_steps():
     assert history["seconds"] > 0 and len(history["d_loss"]) == 6  # every 10 steps
 
 
+@pytest.mark.slow
 def test_a_run_is_repeatable_for_a_seed():
     runs = [gan2d.train_2d("nonsaturating", steps=100, seed=5) for _ in range(2)]
     noise = gan2d.fixed_noise_2d(200)

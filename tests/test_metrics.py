@@ -58,6 +58,7 @@ def test_feature_statistics():
     np.testing.assert_allclose(cov, [[4.0, 3.0], [3.0, 3.0]])
 
 
+@pytest.mark.slow
 def test_classifier_learns_fashion_mnist(classifier, fashion):
     _, _, test_images, test_labels = fashion
     predictions = np.argmax(classifier.predict(test_images, verbose=0), axis=1)
@@ -66,6 +67,7 @@ def test_classifier_learns_fashion_mnist(classifier, fashion):
     assert features.shape == (10, 64)
 
 
+@pytest.mark.slow
 def test_fid_of_real_against_real_is_near_zero_and_against_noise_large(classifier, fashion):
     train_images, _, test_images, _ = fashion
     extractor = metrics.feature_extractor(classifier)

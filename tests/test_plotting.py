@@ -52,3 +52,5 @@ def test_glue_value_offers_the_number_to_the_prose_and_returns_it(monkeypatch):
     monkeypatch.setattr(myst_nb, "glue", lambda key, value, display: glued.update({key: (value, display)}))
     assert plotting.glue_value("speedup_04", 3.25) == 3.25
     assert glued == {"speedup_04": (3.25, False)}
+    share = plotting.glue_value("share_05", np.float32(0.5))
+    assert type(share) is float and type(glued["share_05"][0]) is float  # formats like a number

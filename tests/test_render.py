@@ -51,6 +51,7 @@ def test_one_normalised_step_moves_pixels_by_about_the_step_size(squeezenet):
     assert moved.std() == pytest.approx(2.0, rel=0.02)
 
 
+@pytest.mark.slow
 def test_seeded_renders_reproduce_exactly(squeezenet):
     objective = objectives.channel("fire3_concat", 7)
 
@@ -183,6 +184,7 @@ def test_tiled_octaves_raise_the_value_and_are_seeded(squeezenet):
                             squeezenet, param.grey_noise(64, 64)[0], 1, 1.0, tile_size=60)
 
 
+@pytest.mark.slow
 def test_inception_v3_path_runs_with_random_weights():
     inception = load_backbone("inception_v3", weights=None)
     layer = inception.visualize_layers[0]

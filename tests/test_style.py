@@ -291,6 +291,7 @@ def test_bad_arguments_say_what_to_do(squeezenet, photo, painting, transfer):
         transfer.run("content", "adam", 3, learning_rate=-1.0)
 
 
+@pytest.mark.slow
 def test_vgg19_path_runs_with_random_weights(photo, painting):
     vgg = backbones.load_backbone("vgg19", weights=None)
     transfer = style.StyleTransfer(vgg, photo, painting, tv_form="power")
@@ -400,6 +401,7 @@ def test_cli_refuses_bad_input(tmp_path, monkeypatch, photo, painting, capsys):
     assert ".png, .jpg or .jpeg" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_default_optimizer_is_the_course_lbfgs(tmp_path, monkeypatch, photo, painting):
     monkeypatch.setenv("NEURALART_DEBUG", "1")
     content_path = images.save_image(tmp_path / "photo.png", photo)
@@ -431,6 +433,7 @@ def _style_files(tmp_path, photo, painting):
             images.save_image(tmp_path / "style.png", painting), tmp_path / "styled.png")
 
 
+@pytest.mark.slow
 def test_cli_interrupted_run_keeps_its_progress_and_resumes(tmp_path, monkeypatch, squeezenet,
                                                             photo, painting, capsys):
     monkeypatch.setenv("NEURALART_DEBUG", "1")
