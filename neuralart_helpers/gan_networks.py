@@ -19,7 +19,7 @@ MODELS = presets.GAN_MODELS
 UPSAMPLING = presets.GAN_UPSAMPLING
 TRANSPOSE_KERNEL = 4             # DCGAN transposed convolutions: 4x4, divisible by the stride 2
 RESIZE_KERNEL = 3                # DCGAN convolutions after nearest-neighbour upsampling
-RECIPES = presets.GAN_RECIPES    # models that are networks plus a training recipe (gan_recipes)
+RECIPES = presets.GAN_RECIPES    # models that are networks plus a training recipe (build_gan)
 
 
 # --- 05_fashion_mnist_gan, section 2: the generator and the discriminator ---------------
