@@ -124,8 +124,8 @@ FAST_STYLE = {"filters": 16, "residual_blocks": 3, "crop_size": 128, "batch_size
 GAN_MODELS = ("mlp", "dcgan", "mlp-ema", "cgan")
 GAN_UPSAMPLING = ("transpose", "resize")
 # Models that are networks plus a training recipe (gan.build_gan): the generator's weights
-# averaged (training.WeightAverage) for drawing, the discriminator's target for real images, the learning
-# rates (generator, discriminator). Chosen by measurement: benchmarks/bench_gan.py.
+# averaged (training.WeightAverage) for drawing, the discriminator's target for real images,
+# the learning rates (generator, discriminator). Chosen by measurement: benchmarks/bench_gan.py.
 GAN_RECIPES = {"mlp-ema": {"networks": "mlp", "ema_momentum": 0.99, "real_label": 1.0,
                            "learning_rates": (2e-4, 2e-4)},
                # the same, conditional: the label enters both networks (gan.conditional_mlp_*)
